@@ -4,6 +4,10 @@
 
 pub mod error;
 pub mod fio;
+pub mod fixture;
 pub mod matrix;
+pub mod report;
+pub mod result;
+pub mod run;
 
 pub use error::{Error, Result};

@@ -1,3 +1,6 @@
 //! fio: job files, output parsing, latency histograms and the client/server driver.
 
+pub mod client;
+pub mod histogram;
 pub mod job;
+pub mod output;

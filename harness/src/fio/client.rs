@@ -1,0 +1,150 @@
+//! The client/server driver every fixture shares: one `fio --client` drives all servers of a cell,
+//! so every client starts its job at the same moment.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Where a `fio --server` listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerAddr {
+    /// An IPv4 address and port (in a network namespace the harness made, or a lab host).
+    Ip {
+        /// Address, e.g. `198.18.1.2`.
+        host: String,
+        /// TCP port.
+        port: u16,
+    },
+    /// A Unix socket (containers with `--network=none` and the socket's directory bind-mounted).
+    Unix(PathBuf),
+}
+
+impl ServerAddr {
+    /// The `--server=` / `--client=` argument.
+    pub fn fio_arg(&self) -> String {
+        match self {
+            ServerAddr::Ip { host, port } => format!("ip:{host},{port}"),
+            ServerAddr::Unix(path) => format!("sock:{}", path.display()),
+        }
+    }
+
+    /// Waits until the server accepts connections, or `timeout` passes.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let ok = match self {
+                ServerAddr::Ip { host, port } => {
+                    let addr = format!("{host}:{port}");
+                    addr.parse()
+                        .map(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(200)).is_ok())
+                        .unwrap_or(false)
+                }
+                ServerAddr::Unix(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+            };
+            if ok {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Fio {
+                    message: format!(
+                        "fio server {} did not accept connections within {timeout:?}",
+                        self.fio_arg()
+                    ),
+                    tail: String::new(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// One client of a cell: a server and the job file it runs.
+#[derive(Debug, Clone)]
+pub struct ClientJob {
+    /// The server that runs the job.
+    pub server: ServerAddr,
+    /// The job file, on the machine running `fio --client`.
+    pub job_file: PathBuf,
+}
+
+/// Runs `fio --client` against every server at once, writing json+ to `output` and fio's
+/// stdout/stderr to `log`. Fails with fio's tail when fio exits non-zero, writes no JSON, or
+/// runs past `timeout`.
+pub fn drive(clients: &[ClientJob], output: &Path, log: &Path, timeout: Duration) -> Result<()> {
+    let mut args: Vec<String> = vec![
+        "--output-format=json+".into(),
+        format!("--output={}", output.display()),
+    ];
+    for c in clients {
+        args.push(format!("--client={}", c.server.fio_arg()));
+        args.push(c.job_file.display().to_string());
+    }
+    let handle = duct::cmd("fio", &args)
+        .stderr_to_stdout()
+        .stdout_path(log)
+        .unchecked()
+        .start()
+        .map_err(|e| missing_fio_or(e, "could not start fio --client"))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match handle.try_wait() {
+            Ok(Some(out)) => break Some(out.status),
+            Ok(None) if Instant::now() >= deadline => break None,
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => {
+                return Err(Error::Fio {
+                    message: format!("waiting for fio --client: {e}"),
+                    tail: tail_of(log),
+                });
+            }
+        }
+    };
+    let Some(status) = status else {
+        let _ = handle.kill();
+        return Err(Error::Fio {
+            message: format!("fio --client ran past its {timeout:?} limit and was killed"),
+            tail: tail_of(log),
+        });
+    };
+    // fio's client exits 0 even when a server disappears mid-run; a job error or a missing
+    // final document shows up in the output, which the caller parses.
+    if !status.success() {
+        return Err(Error::Fio {
+            message: format!("fio --client exited with {status}"),
+            tail: tail_of(log) + &tail_of(output),
+        });
+    }
+    Ok(())
+}
+
+/// The last lines of a file, for error messages.
+pub fn tail_of(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n") + "\n"
+}
+
+/// Maps "fio not found" to a clear [`Error::Missing`].
+pub fn missing_fio_or(e: std::io::Error, context: &str) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::Missing {
+            what: "fio".into(),
+            how: "install it: `apt-get install fio` (or run `.ci/setup`)".into(),
+        }
+    } else {
+        Error::Fio {
+            message: format!("{context}: {e}"),
+            tail: String::new(),
+        }
+    }
+}
+
+/// `fio --version`, or a [`Error::Missing`] naming how to install it.
+pub fn version() -> Result<String> {
+    duct::cmd!("fio", "--version")
+        .stderr_null()
+        .read()
+        .map(|v| v.trim().to_owned())
+        .map_err(|e| missing_fio_or(e, "fio --version"))
+}

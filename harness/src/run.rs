@@ -1,0 +1,341 @@
+//! A run of a matrix: the results directory, one fixture per runtime, cells run one at a time and
+//! persisted as soon as each ends.
+//!
+//! Layout of `<results>/<matrix>/<run-id>/`:
+//! `summary.json`, `environment.json`, `matrix.yaml`, and `cells/<slug>/` with `result.json`, the
+//! job files, raw fio outputs (`r<k>.json`), logs, and `histogram.json`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::fio::histogram::Histogram;
+use crate::fixture::{CellDir, Fixture, RuntimeInfo};
+use crate::matrix::{Cell, MatrixFile};
+use crate::result::{CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary};
+
+/// Base directory for results: `$IOGATE_RESULTS`, else `$CARGO_TARGET_DIR/iogate`, else `target/iogate`.
+pub fn results_base() -> PathBuf {
+    if let Some(dir) = std::env::var_os("IOGATE_RESULTS") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("iogate")
+}
+
+/// `environment.json`: the machine and tools a run used.
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    /// iogate version.
+    pub iogate: String,
+    /// `uname -r`.
+    pub kernel: String,
+    /// `fio --version` (or why it is missing).
+    pub fio: String,
+    /// Host name of the machine running the harness.
+    pub hostname: String,
+    /// CPUs available to the harness.
+    pub cpus: usize,
+    /// Matrix name.
+    pub matrix: String,
+    /// Matrix file as given.
+    pub matrix_path: String,
+    /// SHA-256 of the matrix file.
+    pub matrix_hash: String,
+    /// Run id.
+    pub run_id: String,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// Each runtime as its fixture found it, or why it is unavailable.
+    pub runtimes: BTreeMap<String, serde_json::Value>,
+}
+
+/// A runtime's fixture after preflight.
+enum Slot {
+    Ready(Box<dyn Fixture>, RuntimeInfo),
+    Unavailable(String, bool),
+}
+
+/// An open run of one matrix.
+pub struct Session {
+    matrix: MatrixFile,
+    dir: PathBuf,
+    lock_path: PathBuf,
+    env: Environment,
+    slots: BTreeMap<String, Slot>,
+}
+
+impl Session {
+    /// Opens a run under [`results_base`]; the run id is `$IOGATE_RUN_ID` or a timestamp.
+    pub fn open(matrix: MatrixFile) -> Result<Session> {
+        let run_id = std::env::var("IOGATE_RUN_ID").unwrap_or_else(|_| {
+            let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+            format!("{now}-{}", std::process::id())
+        });
+        Self::open_in(&results_base(), &run_id, matrix)
+    }
+
+    /// Opens (or joins) the run `run_id` under `base`.
+    pub fn open_in(base: &Path, run_id: &str, matrix: MatrixFile) -> Result<Session> {
+        let name = matrix.matrix.name.to_string();
+        let dir = base.join(&name).join(run_id);
+        let cells = dir.join("cells");
+        std::fs::create_dir_all(&cells).map_err(|e| Error::io(&cells, e))?;
+        let copy = dir.join("matrix.yaml");
+        std::fs::copy(&matrix.path, &copy).map_err(|e| Error::io(&copy, e))?;
+        let latest = base.join(&name).join("latest");
+        let _ = std::fs::remove_file(&latest);
+        let _ = std::os::unix::fs::symlink(run_id, &latest);
+        let env = Environment {
+            iogate: env!("CARGO_PKG_VERSION").into(),
+            kernel: kernel(),
+            fio: crate::fio::client::version().unwrap_or_else(|e| e.to_string()),
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_default(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            matrix: name,
+            matrix_path: matrix.path.display().to_string(),
+            matrix_hash: matrix.hash.clone(),
+            run_id: run_id.to_owned(),
+            started_at: jiff::Timestamp::now().to_string(),
+            runtimes: BTreeMap::new(),
+        };
+        let session = Session {
+            lock_path: base.join(".lock"),
+            matrix,
+            dir,
+            env,
+            slots: BTreeMap::new(),
+        };
+        session.write_json("environment.json", &session.env)?;
+        session.write_summary()?;
+        Ok(session)
+    }
+
+    /// The run directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The matrix this run measures.
+    pub fn matrix(&self) -> &MatrixFile {
+        &self.matrix
+    }
+
+    /// Runs one cell (all repetitions) and persists it before returning. Never panics on a
+    /// failing cell: the failure is in the record, with its reason.
+    pub fn run_cell(&mut self, cell: &Cell) -> Result<CellRecord> {
+        let _lock = RunLock::acquire(&self.lock_path)?;
+        let started = Instant::now();
+        let started_at = jiff::Timestamp::now().to_string();
+        let cell_dir = CellDir {
+            run_dir: self.dir.clone(),
+            rel: PathBuf::from("cells").join(cell.slug()),
+        };
+        let abs = cell_dir.abs();
+        if abs.exists() {
+            std::fs::remove_dir_all(&abs).map_err(|e| Error::io(&abs, e))?;
+        }
+        std::fs::create_dir_all(&abs).map_err(|e| Error::io(&abs, e))?;
+
+        let mut record = CellRecord {
+            name: cell.name.clone(),
+            runtime: cell.runtime.name.to_string(),
+            kind: cell.runtime.kind.as_str().into(),
+            clients: cell.clients,
+            nodes: cell.nodes(),
+            placement: cell.placement.clone(),
+            pattern: cell.pattern,
+            status: Status::Failed,
+            reason: None,
+            bw_bytes: None,
+            iops: None,
+            lat_ns: None,
+            ios: None,
+            repetitions: Vec::new(),
+            raw: Vec::new(),
+            logs: Vec::new(),
+            histogram: None,
+            provenance: Provenance {
+                kernel: self.env.kernel.clone(),
+                fio: self.env.fio.clone(),
+                runtime: RuntimeInfo::default(),
+                matrix_hash: self.matrix.hash.clone(),
+                iogate: self.env.iogate.clone(),
+            },
+            started_at,
+            duration_s: 0.0,
+        };
+
+        match self.slot(cell) {
+            Slot::Unavailable(reason, skip) => {
+                record.status = if *skip { Status::Skipped } else { Status::Failed };
+                record.reason = Some(reason.clone());
+            }
+            Slot::Ready(fixture, info) => {
+                record.provenance.runtime = info.clone();
+                match measure(fixture.as_mut(), cell, &cell_dir, &mut record) {
+                    Ok(()) => record.status = Status::Passed,
+                    Err(e) => {
+                        record.status = Status::Failed;
+                        record.reason = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        record.duration_s = started.elapsed().as_secs_f64();
+        self.write_json(&format!("cells/{}/result.json", cell.slug()), &record)?;
+        self.write_summary()?;
+        Ok(record)
+    }
+
+    /// The fixture for the cell's runtime, created, swept and preflighted on first use.
+    fn slot(&mut self, cell: &Cell) -> &mut Slot {
+        let name = cell.runtime.name.to_string();
+        if !self.slots.contains_key(&name) {
+            let mut fixture = crate::fixture::for_runtime(&cell.runtime);
+            let slot = match fixture.sweep().and_then(|()| fixture.preflight()) {
+                Ok(info) => {
+                    self.env
+                        .runtimes
+                        .insert(name.clone(), serde_json::to_value(&info).unwrap_or_default());
+                    Slot::Ready(fixture, info)
+                }
+                Err(e) => {
+                    let skip = cell.runtime.optional || (cell.lab && matches!(e, Error::Missing { .. }));
+                    let reason = format!("runtime `{name}` unavailable: {e}");
+                    self.env
+                        .runtimes
+                        .insert(name.clone(), serde_json::json!({ "unavailable": reason }));
+                    Slot::Unavailable(reason, skip)
+                }
+            };
+            let _ = self.write_json("environment.json", &self.env);
+            self.slots.insert(name.clone(), slot);
+        }
+        self.slots.get_mut(&name).expect("inserted above")
+    }
+
+    /// Rebuilds `summary.json` from every `cells/*/result.json` on disk, so cells recorded by
+    /// other processes of the same run (nextest) are included.
+    fn write_summary(&self) -> Result<()> {
+        let mut cells: Vec<CellRecord> = Vec::new();
+        let cells_dir = self.dir.join("cells");
+        let entries = std::fs::read_dir(&cells_dir).map_err(|e| Error::io(&cells_dir, e))?;
+        for entry in entries.flatten() {
+            let path = entry.path().join("result.json");
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                if let Ok(record) = serde_json::from_str::<CellRecord>(&text) {
+                    cells.push(record);
+                }
+            }
+        }
+        cells.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        let summary = Summary {
+            matrix: self.env.matrix.clone(),
+            run_id: self.env.run_id.clone(),
+            matrix_hash: self.matrix.hash.clone(),
+            cells,
+        };
+        self.write_json("summary.json", &summary)
+    }
+
+    /// Writes JSON atomically (temp file + rename): a crash never leaves half a file.
+    fn write_json(&self, rel: &str, value: &impl Serialize) -> Result<()> {
+        let path = self.dir.join(rel);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let text = serde_json::to_string_pretty(value).expect("results serialize");
+        std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    }
+}
+
+/// Runs every repetition of a cell and fills the record's numbers.
+fn measure(fixture: &mut dyn Fixture, cell: &Cell, dir: &CellDir, record: &mut CellRecord) -> Result<()> {
+    let mut merged = Histogram::default();
+    for rep in 1..=cell.workload.repetitions {
+        let raw = fixture.run(cell, rep, dir);
+        let raw = match raw {
+            Ok(raw) => raw,
+            Err(e) => {
+                record.logs.extend(existing_logs(dir));
+                return Err(e);
+            }
+        };
+        record.raw.push(raw.json.display().to_string());
+        record.logs.extend(raw.logs.iter().map(|l| l.display().to_string()));
+        let output = crate::fio::output::parse_file(&dir.run_dir.join(&raw.json))?;
+        let m = Measurement::from_output(cell, &output)?;
+        record.repetitions.push(Repetition {
+            bw_bytes: m.bw_bytes,
+            iops: m.iops,
+            lat_ns: Latency::of(&m.histogram).expect("non-empty: checked by from_output"),
+            raw: raw.json.display().to_string(),
+        });
+        merged.merge(&m.histogram);
+    }
+    let reps = record.repetitions.len() as f64;
+    record.bw_bytes = Some(record.repetitions.iter().map(|r| r.bw_bytes).sum::<f64>() / reps);
+    record.iops = Some(record.repetitions.iter().map(|r| r.iops).sum::<f64>() / reps);
+    record.lat_ns = Latency::of(&merged);
+    record.ios = Some(merged.total());
+    let hist_rel = dir.rel_path("histogram.json");
+    let hist_abs = dir.run_dir.join(&hist_rel);
+    let text = serde_json::to_string(&merged).expect("histogram serializes");
+    std::fs::write(&hist_abs, text).map_err(|e| Error::io(&hist_abs, e))?;
+    record.histogram = Some(hist_rel.display().to_string());
+    Ok(())
+}
+
+/// Log files a failed repetition left in the cell directory.
+fn existing_logs(dir: &CellDir) -> Vec<String> {
+    let mut logs: Vec<String> = std::fs::read_dir(dir.abs())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let keep = name.ends_with(".log") || name.ends_with(".json");
+            keep.then(|| dir.rel_path(&name).display().to_string())
+        })
+        .collect();
+    logs.sort();
+    logs
+}
+
+/// `uname -r`.
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// An exclusive lock on the results base: one cell at a time across threads and processes
+/// (cargo test's thread pool, nextest's processes, two `iogate run`s).
+struct RunLock(File);
+
+impl RunLock {
+    fn acquire(path: &Path) -> Result<RunLock> {
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        file.lock().map_err(|e| Error::io(path, e))?;
+        Ok(RunLock(file))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
