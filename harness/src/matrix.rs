@@ -136,6 +136,8 @@ pub struct Runtime {
     pub lab: bool,
     /// A missing optional runtime skips its cells (with the reason) instead of failing them.
     pub optional: bool,
+    /// Client counts for this runtime only, instead of the matrix's (e.g. fewer for slow runtimes).
+    pub clients: Option<Vec<ClientCount>>,
 }
 
 /// A runtime as written: a name and exactly one of `host`, `docker`, `kubernetes`.
@@ -159,6 +161,9 @@ struct RuntimeDef {
     /// A missing optional runtime skips its cells (with the reason) instead of failing them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     optional: bool,
+    /// Client counts for this runtime only, instead of the matrix's `clients`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clients: Option<Vec<ClientCount>>,
 }
 
 impl TryFrom<RuntimeDef> for Runtime {
@@ -180,6 +185,7 @@ impl TryFrom<RuntimeDef> for Runtime {
             kind,
             lab: def.lab,
             optional: def.optional,
+            clients: def.clients,
         })
     }
 }
@@ -199,6 +205,7 @@ impl From<Runtime> for RuntimeDef {
             kubernetes,
             lab: r.lab,
             optional: r.optional,
+            clients: r.clients,
         }
     }
 }
@@ -535,7 +542,7 @@ impl MatrixFile {
         let m = &self.matrix;
         let mut cells = Vec::new();
         for runtime in &m.runtimes {
-            for clients in &m.clients {
+            for clients in runtime.clients.as_ref().unwrap_or(&m.clients) {
                 for pattern in &m.workload.patterns {
                     let clients = clients.get();
                     cells.push(Cell {
@@ -573,9 +580,6 @@ impl Matrix {
         if self.runtimes.is_empty() {
             return fail("runtimes", "expected at least one runtime".into());
         }
-        if self.clients.is_empty() {
-            return fail("clients", "expected at least one client count, e.g. [1, 8, 64]".into());
-        }
         if self.workload.patterns.is_empty() {
             return fail(
                 "patterns",
@@ -603,9 +607,13 @@ impl Matrix {
                 );
             }
         }
-        for pair in self.clients.windows(2) {
-            if pair[0] >= pair[1] {
-                return fail("clients", "expected client counts in increasing order without repeats".into());
+        let lists = std::iter::once(&self.clients).chain(self.runtimes.iter().filter_map(|r| r.clients.as_ref()));
+        for list in lists {
+            if list.is_empty() || list.windows(2).any(|p| p[0] >= p[1]) {
+                return fail(
+                    "clients",
+                    "expected a non-empty list of client counts in increasing order, e.g. [1, 8, 64]".into(),
+                );
             }
         }
         Ok(())
