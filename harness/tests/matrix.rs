@@ -1,0 +1,171 @@
+//! The matrix format: parsing, located errors, expansion, schema.
+
+use std::path::{Path, PathBuf};
+
+use iogate::Error;
+use iogate::matrix::{MatrixFile, spread};
+use rstest::rstest;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+const BASE: &str = "\
+name: t
+target: /var/tmp/iogate-test
+nodes: 2
+clients: [1, 8]
+runtimes:
+  - name: host
+    host: {}
+  - name: runc
+    docker:
+      handler: runc
+workload:
+  patterns: [read, randwrite]
+  bs: 64k
+  size: 1m
+";
+
+fn parse(text: &str) -> Result<MatrixFile, Error> {
+    MatrixFile::parse(Path::new("matrices/t.yaml"), text)
+}
+
+/// Parses `BASE` with `from` replaced by `to` and returns the error's location and message.
+fn error_of(from: &str, to: &str) -> (u64, u64, String) {
+    assert!(BASE.contains(from), "test bug: {from:?} not in BASE");
+    match parse(&BASE.replacen(from, to, 1)) {
+        Err(Error::Matrix { location, message }) => {
+            assert_eq!(location.path, Path::new("matrices/t.yaml"));
+            (location.line, location.column, message)
+        }
+        other => panic!("expected a matrix error for {to:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn base_matrix_expands_runtime_major() {
+    let m = parse(BASE).unwrap();
+    let names: Vec<String> = m.cells().into_iter().map(|c| c.name).collect();
+    assert_eq!(
+        names,
+        [
+            "t/host/c1/read",
+            "t/host/c1/randwrite",
+            "t/host/c8/read",
+            "t/host/c8/randwrite",
+            "t/runc/c1/read",
+            "t/runc/c1/randwrite",
+            "t/runc/c8/read",
+            "t/runc/c8/randwrite",
+        ]
+    );
+}
+
+#[rstest]
+#[case::zero_block_size("bs: 64k", "bs: 0", 13, "invalid size 0")]
+#[case::size_in_parsecs("size: 1m", "size: 12 parsecs", 14, "invalid size \"12 parsecs\"")]
+#[case::unknown_workload_key("size: 1m", "size: 1m\n  blocksize: 4k", 15, "unknown field `blocksize`")]
+#[case::unknown_top_level_key("nodes: 2", "nodes: 2\nworkers: 2", 4, "unknown field `workers`")]
+#[case::unknown_runtime_option("handler: runc", "handler: runc\n      network: host", 11, "unknown field `network`")]
+#[case::unknown_pattern("[read, randwrite]", "[read, readwrite]", 12, "unknown variant `readwrite`")]
+#[case::empty_clients("clients: [1, 8]", "clients: []", 4, "non-empty list of client counts")]
+#[case::zero_clients("clients: [1, 8]", "clients: [0, 8]", 4, "client count from 1 to 1024")]
+#[case::unsorted_clients("clients: [1, 8]", "clients: [8, 1]", 4, "increasing order")]
+#[case::two_runtime_kinds("host: {}", "host: {}\n    docker: {}", 6, "exactly one of")]
+#[case::relative_target("target: /var/tmp/iogate-test", "target: tmp/x", 2, "absolute directory")]
+#[case::target_with_dotdot("target: /var/tmp/iogate-test", "target: /var/../etc", 2, "without `..`")]
+#[case::bad_runtime_name("name: runc", "name: RunC", 8, "[a-z0-9-]")]
+#[case::duration_without_unit("size: 1m", "size: 1m\n  runtime: 3", 15, "expected a duration")]
+#[case::block_larger_than_size("bs: 64k", "bs: 2m", 13, "larger than size")]
+fn bad_values_name_file_line_and_expectation(
+    #[case] from: &str,
+    #[case] to: &str,
+    #[case] line: u64,
+    #[case] expected: &str,
+) {
+    let (l, column, message) = error_of(from, to);
+    assert_eq!(l, line, "{message}");
+    assert!(column > 0, "{message}");
+    assert!(message.contains(expected), "{message:?} should contain {expected:?}");
+}
+
+#[test]
+fn error_display_is_file_line_column() {
+    let e = parse(&BASE.replace("bs: 64k", "bs: 0")).unwrap_err().to_string();
+    assert!(e.starts_with("matrices/t.yaml:13:"), "{e}");
+}
+
+#[rstest]
+#[case(1, 2, &[1])]
+#[case(8, 2, &[4, 4])]
+#[case(64, 2, &[32, 32])]
+#[case(7, 2, &[4, 3])]
+#[case(3, 4, &[1, 1, 1])]
+fn clients_spread_evenly_over_nodes(#[case] clients: u32, #[case] nodes: u32, #[case] expected: &[u32]) {
+    assert_eq!(spread(clients, nodes), expected);
+}
+
+#[test]
+fn seed_matrix_is_the_study() {
+    let seed = MatrixFile::load(repo().join("matrices/seed.yaml")).unwrap();
+    let cells = seed.cells();
+    assert_eq!(cells.len(), 36, "host / runc / kata × 1 / 8 / 64 clients × 4 patterns");
+    assert!(cells.iter().all(|c| c.lab), "the seed matrix is lab-only");
+    let w = &seed.matrix.workload;
+    assert_eq!((w.bs.bytes(), w.threads.get(), w.size.bytes(), w.direct), (64 << 10, 4, 32 << 30, false));
+    let c64: Vec<_> = cells.iter().filter(|c| c.clients == 64).collect();
+    assert!(c64.iter().all(|c| c.placement == [32, 32]));
+}
+
+#[test]
+fn seed_matrix_expansion_snapshot() {
+    let seed = MatrixFile::load(repo().join("matrices/seed.yaml")).unwrap();
+    let table: Vec<String> = seed
+        .cells()
+        .iter()
+        .map(|c| {
+            format!(
+                "{:<28} kind={:<10} placement={:?} lab={}",
+                c.name,
+                c.runtime.kind.as_str(),
+                c.placement,
+                c.lab
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(table.join("\n"));
+}
+
+#[test]
+fn every_committed_matrix_parses() {
+    for entry in std::fs::read_dir(repo().join("matrices")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            MatrixFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+#[test]
+fn json_schema_in_matrices_is_current() {
+    let path = repo().join("matrices/matrix.schema.json");
+    let current = iogate::matrix::json_schema();
+    if std::env::var_os("IOGATE_UPDATE_SCHEMA").is_some() {
+        std::fs::write(&path, &current).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == current,
+        "matrices/matrix.schema.json is stale: regenerate with \
+         `IOGATE_UPDATE_SCHEMA=1 cargo test -p iogate-harness --test matrix json_schema`"
+    );
+}
+
+#[test]
+fn matrix_hash_changes_with_the_file() {
+    let a = parse(BASE).unwrap();
+    let b = parse(&BASE.replace("size: 1m", "size: 2m")).unwrap();
+    assert_ne!(a.hash, b.hash);
+    assert_eq!(a.hash.len(), 64);
+}
