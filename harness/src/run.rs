@@ -66,7 +66,6 @@ enum Slot {
 pub struct Session {
     matrix: MatrixFile,
     dir: PathBuf,
-    lock_path: PathBuf,
     env: Environment,
     slots: BTreeMap<String, Slot>,
 }
@@ -108,7 +107,6 @@ impl Session {
             runtimes: BTreeMap::new(),
         };
         let session = Session {
-            lock_path: base.join(".lock"),
             matrix,
             dir,
             env,
@@ -132,7 +130,51 @@ impl Session {
     /// Runs one cell (all repetitions) and persists it before returning. Never panics on a
     /// failing cell: the failure is in the record, with its reason.
     pub fn run_cell(&mut self, cell: &Cell) -> Result<CellRecord> {
-        let _lock = RunLock::acquire(&self.lock_path)?;
+        let mut records = self.run_interleaved(std::slice::from_ref(cell))?;
+        Ok(records.remove(0))
+    }
+
+    /// Runs several cells with their repetitions interleaved: repetition 1 of every cell, then
+    /// repetition 2 of every cell, and so on, so slow drift of the machine falls on all of them
+    /// alike (what a relative gate between runtimes wants). Each cell is persisted like
+    /// [`Session::run_cell`] when its last repetition ends or it fails, and `summary.json` is
+    /// rebuilt. A cell listed twice runs once; the records come back in the order of `cells`.
+    pub fn run_interleaved(&mut self, cells: &[Cell]) -> Result<Vec<CellRecord>> {
+        let _lock = MachineLock::acquire("iogate-cells.lock")?;
+        let mut unique: Vec<&Cell> = Vec::new();
+        for cell in cells {
+            if !unique.iter().any(|u| u.name == cell.name) {
+                unique.push(cell);
+            }
+        }
+        let mut runs = Vec::with_capacity(unique.len());
+        for cell in &unique {
+            runs.push(self.begin(cell)?);
+        }
+        let rounds = unique.iter().map(|c| c.workload.repetitions).max().unwrap_or(0);
+        for rep in 1..=rounds {
+            for (cell, run) in unique.iter().zip(runs.iter_mut()) {
+                if run.done || rep > cell.workload.repetitions {
+                    continue;
+                }
+                self.step(cell, rep, run);
+                if run.record.reason.is_some() || rep == cell.workload.repetitions {
+                    self.finish(cell, run)?;
+                }
+            }
+        }
+        Ok(cells
+            .iter()
+            .map(|c| {
+                let i = unique.iter().position(|u| u.name == c.name).expect("listed above");
+                runs[i].record.clone()
+            })
+            .collect())
+    }
+
+    /// Prepares a cell: a fresh cell directory and an empty record; a cell whose runtime is
+    /// unavailable is finished (skipped or failed) right away.
+    fn begin(&mut self, cell: &Cell) -> Result<CellRun> {
         let started = Instant::now();
         let started_at = jiff::Timestamp::now().to_string();
         let cell_dir = CellDir {
@@ -174,26 +216,64 @@ impl Session {
             duration_s: 0.0,
         };
 
-        match self.slot(cell) {
+        let unavailable = match self.slot(cell) {
             Slot::Unavailable(reason, skip) => {
                 record.status = if *skip { Status::Skipped } else { Status::Failed };
                 record.reason = Some(reason.clone());
+                true
             }
-            Slot::Ready(fixture, info) => {
+            Slot::Ready(_, info) => {
                 record.provenance.runtime = info.clone();
-                match measure(fixture.as_mut(), cell, &cell_dir, &mut record) {
-                    Ok(()) => record.status = Status::Passed,
-                    Err(e) => {
-                        record.status = Status::Failed;
-                        record.reason = Some(e.to_string());
-                    }
+                false
+            }
+        };
+        let mut run = CellRun {
+            dir: cell_dir,
+            record,
+            merged: Histogram::default(),
+            elapsed: started.elapsed(),
+            done: false,
+        };
+        if unavailable {
+            self.finish(cell, &mut run)?;
+        }
+        Ok(run)
+    }
+
+    /// Runs repetition `rep` of a prepared cell; a failure goes into the record with its reason.
+    fn step(&mut self, cell: &Cell, rep: u32, run: &mut CellRun) {
+        let started = Instant::now();
+        let result = match self.slot(cell) {
+            Slot::Ready(fixture, _) => measure(fixture.as_mut(), cell, rep, &run.dir, &mut run.record, &mut run.merged),
+            Slot::Unavailable(reason, _) => Err(Error::Missing {
+                what: format!("runtime `{}`", cell.runtime.name),
+                how: reason.clone(),
+            }),
+        };
+        if let Err(e) = result {
+            run.record.status = Status::Failed;
+            run.record.reason = Some(e.to_string());
+        }
+        run.elapsed += started.elapsed();
+    }
+
+    /// Completes a cell after its last repetition (or its failure) and persists it.
+    fn finish(&mut self, cell: &Cell, run: &mut CellRun) -> Result<()> {
+        let started = Instant::now();
+        if run.record.reason.is_none() {
+            match summarize(&run.dir, &mut run.record, &run.merged) {
+                Ok(()) => run.record.status = Status::Passed,
+                Err(e) => {
+                    run.record.status = Status::Failed;
+                    run.record.reason = Some(e.to_string());
                 }
             }
         }
-        record.duration_s = started.elapsed().as_secs_f64();
-        self.write_json(&format!("cells/{}/result.json", cell.slug()), &record)?;
-        self.write_summary()?;
-        Ok(record)
+        run.elapsed += started.elapsed();
+        run.record.duration_s = run.elapsed.as_secs_f64();
+        run.done = true;
+        self.write_json(&format!("cells/{}/result.json", cell.slug()), &run.record)?;
+        self.write_summary()
     }
 
     /// The fixture for the cell's runtime, created, swept and preflighted on first use.
@@ -257,38 +337,56 @@ impl Session {
     }
 }
 
-/// Runs every repetition of a cell and fills the record's numbers.
-fn measure(fixture: &mut dyn Fixture, cell: &Cell, dir: &CellDir, record: &mut CellRecord) -> Result<()> {
-    let mut merged = Histogram::default();
-    for rep in 1..=cell.workload.repetitions {
-        let raw = fixture.run(cell, rep, dir);
-        let raw = match raw {
-            Ok(raw) => raw,
-            Err(e) => {
-                record.logs.extend(existing_logs(dir));
-                return Err(e);
-            }
-        };
-        record.raw.push(raw.json.display().to_string());
-        record.logs.extend(raw.logs.iter().map(|l| l.display().to_string()));
-        let output = crate::fio::output::parse_file(&dir.run_dir.join(&raw.json))?;
-        let m = Measurement::from_output(cell, &output)?;
-        record.repetitions.push(Repetition {
-            bw_bytes: m.bw_bytes,
-            iops: m.iops,
-            lat_ns: Latency::of(&m.histogram).expect("non-empty: checked by from_output"),
-            raw: raw.json.display().to_string(),
-        });
-        merged.merge(&m.histogram);
-    }
+/// A cell between its first and its last repetition.
+struct CellRun {
+    dir: CellDir,
+    record: CellRecord,
+    merged: Histogram,
+    /// Time spent on this cell only (not on cells interleaved with it).
+    elapsed: std::time::Duration,
+    done: bool,
+}
+
+/// Runs repetition `rep` of a cell and adds its numbers to the record and merged histogram.
+fn measure(
+    fixture: &mut dyn Fixture,
+    cell: &Cell,
+    rep: u32,
+    dir: &CellDir,
+    record: &mut CellRecord,
+    merged: &mut Histogram,
+) -> Result<()> {
+    let raw = match fixture.run(cell, rep, dir) {
+        Ok(raw) => raw,
+        Err(e) => {
+            record.logs.extend(existing_logs(dir));
+            return Err(e);
+        }
+    };
+    record.raw.push(raw.json.display().to_string());
+    record.logs.extend(raw.logs.iter().map(|l| l.display().to_string()));
+    let output = crate::fio::output::parse_file(&dir.run_dir.join(&raw.json))?;
+    let m = Measurement::from_output(cell, &output)?;
+    record.repetitions.push(Repetition {
+        bw_bytes: m.bw_bytes,
+        iops: m.iops,
+        lat_ns: Latency::of(&m.histogram).expect("non-empty: checked by from_output"),
+        raw: raw.json.display().to_string(),
+    });
+    merged.merge(&m.histogram);
+    Ok(())
+}
+
+/// Fills the record's numbers from its repetitions and writes the merged histogram.
+fn summarize(dir: &CellDir, record: &mut CellRecord, merged: &Histogram) -> Result<()> {
     let reps = record.repetitions.len() as f64;
     record.bw_bytes = Some(record.repetitions.iter().map(|r| r.bw_bytes).sum::<f64>() / reps);
     record.iops = Some(record.repetitions.iter().map(|r| r.iops).sum::<f64>() / reps);
-    record.lat_ns = Latency::of(&merged);
+    record.lat_ns = Latency::of(merged);
     record.ios = Some(merged.total());
     let hist_rel = dir.rel_path("histogram.json");
     let hist_abs = dir.run_dir.join(&hist_rel);
-    let text = serde_json::to_string(&merged).expect("histogram serializes");
+    let text = serde_json::to_string(merged).expect("histogram serializes");
     std::fs::write(&hist_abs, text).map_err(|e| Error::io(&hist_abs, e))?;
     record.histogram = Some(hist_rel.display().to_string());
     Ok(())
@@ -317,24 +415,30 @@ fn kernel() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// An exclusive lock on the results base: one cell at a time across threads and processes
-/// (cargo test's thread pool, nextest's processes, two `iogate run`s).
-struct RunLock(File);
+/// An exclusive, machine-wide lock: one cell at a time across threads and processes (cargo
+/// test's thread pool, nextest's processes, two `iogate run`s), so cells never disturb each other.
+pub struct MachineLock(File);
 
-impl RunLock {
-    fn acquire(path: &Path) -> Result<RunLock> {
+impl MachineLock {
+    /// Takes the lock file `name` in `$IOGATE_LOCK_DIR` (default: the system temp directory),
+    /// waiting for whoever holds it.
+    pub fn acquire(name: &str) -> Result<MachineLock> {
+        let dir = std::env::var_os("IOGATE_LOCK_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let path = dir.join(name);
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        file.lock().map_err(|e| Error::io(path, e))?;
-        Ok(RunLock(file))
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        file.lock().map_err(|e| Error::io(&path, e))?;
+        Ok(MachineLock(file))
     }
 }
 
-impl Drop for RunLock {
+impl Drop for MachineLock {
     fn drop(&mut self) {
         let _ = self.0.unlock();
     }
