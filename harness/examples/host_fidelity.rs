@@ -19,7 +19,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let pairs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5);
+    let pairs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(5);
     let work = std::env::temp_dir().join(format!("iogate-fidelity-{}", std::process::id()));
     let target = work.join("target");
     let text = format!(
@@ -61,7 +64,9 @@ workload:
         let started = Instant::now();
         let record = session.run_cell(&cell).unwrap();
         let wall = started.elapsed().as_secs_f64();
-        let harness_bw = record.bw_bytes.unwrap_or_else(|| panic!("{:?}", record.reason));
+        let harness_bw = record
+            .bw_bytes
+            .unwrap_or_else(|| panic!("{:?}", record.reason));
         let plain_bw = plain_fio(&job, &work.join("plain.json"));
         let ratio = harness_bw / plain_bw;
         ratios.push(ratio);

@@ -87,7 +87,7 @@ impl Session {
         let cells = dir.join("cells");
         std::fs::create_dir_all(&cells).map_err(|e| Error::io(&cells, e))?;
         let copy = dir.join("matrix.yaml");
-        std::fs::copy(&matrix.path, &copy).map_err(|e| Error::io(&copy, e))?;
+        std::fs::write(&copy, &matrix.text).map_err(|e| Error::io(&copy, e))?;
         let latest = base.join(&name).join("latest");
         let _ = std::fs::remove_file(&latest);
         let _ = std::os::unix::fs::symlink(run_id, &latest);
@@ -151,7 +151,11 @@ impl Session {
         for cell in &unique {
             runs.push(self.begin(cell)?);
         }
-        let rounds = unique.iter().map(|c| c.workload.repetitions).max().unwrap_or(0);
+        let rounds = unique
+            .iter()
+            .map(|c| c.workload.repetitions)
+            .max()
+            .unwrap_or(0);
         for rep in 1..=rounds {
             for (cell, run) in unique.iter().zip(runs.iter_mut()) {
                 if run.done || rep > cell.workload.repetitions {
@@ -166,7 +170,10 @@ impl Session {
         Ok(cells
             .iter()
             .map(|c| {
-                let i = unique.iter().position(|u| u.name == c.name).expect("listed above");
+                let i = unique
+                    .iter()
+                    .position(|u| u.name == c.name)
+                    .expect("listed above");
                 runs[i].record.clone()
             })
             .collect())
@@ -218,7 +225,11 @@ impl Session {
 
         let unavailable = match self.slot(cell) {
             Slot::Unavailable(reason, skip) => {
-                record.status = if *skip { Status::Skipped } else { Status::Failed };
+                record.status = if *skip {
+                    Status::Skipped
+                } else {
+                    Status::Failed
+                };
                 record.reason = Some(reason.clone());
                 true
             }
@@ -244,7 +255,14 @@ impl Session {
     fn step(&mut self, cell: &Cell, rep: u32, run: &mut CellRun) {
         let started = Instant::now();
         let result = match self.slot(cell) {
-            Slot::Ready(fixture, _) => measure(fixture.as_mut(), cell, rep, &run.dir, &mut run.record, &mut run.merged),
+            Slot::Ready(fixture, _) => measure(
+                fixture.as_mut(),
+                cell,
+                rep,
+                &run.dir,
+                &mut run.record,
+                &mut run.merged,
+            ),
             Slot::Unavailable(reason, _) => Err(Error::Missing {
                 what: format!("runtime `{}`", cell.runtime.name),
                 how: reason.clone(),
@@ -283,13 +301,15 @@ impl Session {
             let mut fixture = crate::fixture::for_runtime(&cell.runtime);
             let slot = match fixture.sweep().and_then(|()| fixture.preflight()) {
                 Ok(info) => {
-                    self.env
-                        .runtimes
-                        .insert(name.clone(), serde_json::to_value(&info).unwrap_or_default());
+                    self.env.runtimes.insert(
+                        name.clone(),
+                        serde_json::to_value(&info).unwrap_or_default(),
+                    );
                     Slot::Ready(fixture, info)
                 }
                 Err(e) => {
-                    let skip = cell.runtime.optional || (cell.lab && matches!(e, Error::Missing { .. }));
+                    let skip =
+                        cell.runtime.optional || (cell.lab && matches!(e, Error::Missing { .. }));
                     let reason = format!("runtime `{name}` unavailable: {e}");
                     self.env
                         .runtimes
@@ -364,7 +384,9 @@ fn measure(
         }
     };
     record.raw.push(raw.json.display().to_string());
-    record.logs.extend(raw.logs.iter().map(|l| l.display().to_string()));
+    record
+        .logs
+        .extend(raw.logs.iter().map(|l| l.display().to_string()));
     let output = crate::fio::output::parse_file(&dir.run_dir.join(&raw.json))?;
     let m = Measurement::from_output(cell, &output)?;
     record.repetitions.push(Repetition {

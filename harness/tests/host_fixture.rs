@@ -55,8 +55,12 @@ fn our_fio_children() -> Vec<u32> {
     let me = std::process::id().to_string();
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let Some((comm, rest)) = stat.split_once(") ") else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((comm, rest)) = stat.split_once(") ") else {
+            continue;
+        };
         let fields: Vec<&str> = rest.split_whitespace().collect();
         if comm.ends_with("(fio") && fields.get(1) == Some(&me.as_str()) && fields[0] != "Z" {
             pids.push(entry.file_name().to_string_lossy().parse().unwrap());
@@ -147,12 +151,20 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let target = tempfile::tempdir().unwrap();
     let results = tempfile::tempdir().unwrap();
-    let (_m, file) = matrix(&host_matrix(target.path(), "[8]", "[randread, write]", "2s"));
+    let (_m, file) = matrix(&host_matrix(
+        target.path(),
+        "[8]",
+        "[randread, write]",
+        "2s",
+    ));
     let mut session = Session::open_in(results.path(), "r1", file.clone()).unwrap();
     for cell in file.cells() {
         let record = session.run_cell(&cell).unwrap();
         assert_eq!(record.status, Status::Passed, "{:?}", record.reason);
-        assert_eq!((record.clients, record.nodes, record.placement.clone()), (8, 2, vec![4, 4]));
+        assert_eq!(
+            (record.clients, record.nodes, record.placement.clone()),
+            (8, 2, vec![4, 4])
+        );
         assert!(
             record.provenance.runtime.hosts[0].contains("network namespace"),
             "ran over namespaces: {:?}",
@@ -164,29 +176,54 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
         // On disk as soon as it ended.
         let dir = run_dir(&session);
         let on_disk: CellRecord = serde_json::from_str(
-            &std::fs::read_to_string(dir.join("cells").join(cell.slug()).join("result.json")).unwrap(),
+            &std::fs::read_to_string(dir.join("cells").join(cell.slug()).join("result.json"))
+                .unwrap(),
         )
         .unwrap();
         assert_eq!(on_disk, record);
 
         // Bandwidth is the sum over every thread of every client in the raw output.
         let raw = dir.join(&record.raw[0]);
-        let direction = if cell.pattern.as_str().contains("read") { "read" } else { "write" };
+        let direction = if cell.pattern.as_str().contains("read") {
+            "read"
+        } else {
+            "write"
+        };
         assert_eq!(record.bw_bytes.unwrap(), raw_bw_sum(&raw, direction));
 
         // Percentiles equal fio's nearest-rank walk over the summed bins, per fio_jsonplus_clat2csv.
         let lat = record.lat_ns.unwrap();
         let expected = clat2csv_percentiles(&raw, direction, &[50.0, 90.0, 99.0, 99.9]);
-        assert_eq!(vec![lat.p50, lat.p90, lat.p99, lat.p99_9], expected, "{}", cell.name);
+        assert_eq!(
+            vec![lat.p50, lat.p90, lat.p99, lat.p99_9],
+            expected,
+            "{}",
+            cell.name
+        );
     }
     let summary = iogate::result::Summary::load(&session.dir().join("summary.json")).unwrap();
     assert_eq!(summary.cells.len(), 2);
-    let env: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(session.dir().join("environment.json")).unwrap()).unwrap();
+    let env: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(session.dir().join("environment.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(env["matrix_hash"], file.hash.as_str());
-    assert!(env["runtimes"]["host"]["version"].as_str().unwrap().starts_with("fio-"));
-    assert!(our_namespaces().is_empty(), "namespaces left: {:?}", our_namespaces());
-    assert!(our_fio_children().is_empty(), "fio left: {:?}", our_fio_children());
+    assert!(
+        env["runtimes"]["host"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("fio-")
+    );
+    assert!(
+        our_namespaces().is_empty(),
+        "namespaces left: {:?}",
+        our_namespaces()
+    );
+    assert!(
+        our_fio_children().is_empty(),
+        "fio left: {:?}",
+        our_fio_children()
+    );
 }
 
 #[test]
@@ -202,7 +239,10 @@ fn a_server_killed_mid_run_fails_its_cell_and_the_run_goes_on() {
         let ns = format!("iogate-{}-n2", std::process::id());
         for _ in 0..100 {
             std::thread::sleep(Duration::from_millis(100));
-            let pids = duct::cmd!("ip", "netns", "pids", &ns).stderr_null().read().unwrap_or_default();
+            let pids = duct::cmd!("ip", "netns", "pids", &ns)
+                .stderr_null()
+                .read()
+                .unwrap_or_default();
             if !pids.trim().is_empty() {
                 // fio --server forks a worker per job: kill the node's listener and workers alike.
                 std::thread::sleep(Duration::from_millis(1500));
@@ -219,20 +259,41 @@ fn a_server_killed_mid_run_fails_its_cell_and_the_run_goes_on() {
     assert!(killer.join().unwrap(), "the test found a server to kill");
     assert_eq!(killed.status, Status::Failed);
     let reason = killed.reason.clone().unwrap();
-    assert!(reason.contains("went away") || reason.contains("fio"), "{reason}");
-    assert!(killed.bw_bytes.is_none() && killed.lat_ns.is_none(), "a failed cell shows no numbers");
+    assert!(
+        reason.contains("went away") || reason.contains("fio"),
+        "{reason}"
+    );
+    assert!(
+        killed.bw_bytes.is_none() && killed.lat_ns.is_none(),
+        "a failed cell shows no numbers"
+    );
     assert!(!killed.logs.is_empty(), "a failed cell keeps its logs");
-    assert!(our_namespaces().is_empty(), "namespaces left: {:?}", our_namespaces());
-    assert!(our_fio_children().is_empty(), "fio left: {:?}", our_fio_children());
+    assert!(
+        our_namespaces().is_empty(),
+        "namespaces left: {:?}",
+        our_namespaces()
+    );
+    assert!(
+        our_fio_children().is_empty(),
+        "fio left: {:?}",
+        our_fio_children()
+    );
 
     let next = session.run_cell(&cells[1]).unwrap();
     assert_eq!(next.status, Status::Passed, "{:?}", next.reason);
 
     let summary = iogate::result::Summary::load(&session.dir().join("summary.json")).unwrap();
-    let statuses: Vec<_> = summary.cells.iter().map(|c| (c.name.as_str(), c.status)).collect();
+    let statuses: Vec<_> = summary
+        .cells
+        .iter()
+        .map(|c| (c.name.as_str(), c.status))
+        .collect();
     assert_eq!(
         statuses,
-        [("hosttest/host/c4/randread", Status::Failed), ("hosttest/host/c4/read", Status::Passed)]
+        [
+            ("hosttest/host/c4/randread", Status::Failed),
+            ("hosttest/host/c4/read", Status::Passed)
+        ]
     );
     assert!(our_namespaces().is_empty() && our_fio_children().is_empty());
 }

@@ -10,7 +10,14 @@ use iogate::matrix::MatrixFile;
 use rstest::rstest;
 
 /// 257 characters: fio reads job lines with an 8 KiB buffer; iogate allows 256 per value.
-const LONG_VALUE: &str = concat!("rate: \"", "1111111111111111111111111111111111111111111111111111111111111111", "1111111111111111111111111111111111111111111111111111111111111111", "1111111111111111111111111111111111111111111111111111111111111111", "1111111111111111111111111111111111111111111111111111111111111111", "1\"");
+const LONG_VALUE: &str = concat!(
+    "rate: \"",
+    "1111111111111111111111111111111111111111111111111111111111111111",
+    "1111111111111111111111111111111111111111111111111111111111111111",
+    "1111111111111111111111111111111111111111111111111111111111111111",
+    "1111111111111111111111111111111111111111111111111111111111111111",
+    "1\""
+);
 
 fn matrix(name: &str, workload_extra: &str) -> String {
     format!(
@@ -40,7 +47,10 @@ fn rejection(text: &str) -> (u64, String) {
 }
 
 #[rstest]
-#[case::newline_starts_a_section("rate: \"1m\\n[evil]\\nexec_prerun=touch /tmp/pwned\"", "control character")]
+#[case::newline_starts_a_section(
+    "rate: \"1m\\n[evil]\\nexec_prerun=touch /tmp/pwned\"",
+    "control character"
+)]
 #[case::carriage_return("rate: \"1m\\rexec_prerun=x\"", "control character")]
 #[case::nul_byte("rate: \"1m\\u0000x\"", "control character")]
 #[case::open_bracket("rate: \"[evil]\"", "`[ ]` open fio sections")]
@@ -75,7 +85,10 @@ fn unsafe_fio_options_are_rejected_with_their_line(#[case] option: &str, #[case]
     let text = matrix("evil", &format!("  options:\n    {option}\n"));
     let (line, message) = rejection(&text);
     assert_eq!(line, 13, "the offending option's line: {message}");
-    assert!(message.contains(expected), "{message:?} should say {expected:?}");
+    assert!(
+        message.contains(expected),
+        "{message:?} should say {expected:?}"
+    );
 }
 
 #[rstest]
@@ -87,7 +100,10 @@ fn ioengines_off_the_allow_list_are_rejected(#[case] engine: &str) {
     let (line, message) = rejection(&matrix("evil", &format!("  {engine}\n")));
     assert_eq!(line, 12);
     assert!(message.contains("unknown variant"), "{message}");
-    assert!(message.contains("psync") && message.contains("io_uring"), "lists the allowed engines: {message}");
+    assert!(
+        message.contains("psync") && message.contains("io_uring"),
+        "lists the allowed engines: {message}"
+    );
 }
 
 #[rstest]
@@ -100,7 +116,10 @@ fn ioengines_off_the_allow_list_are_rejected(#[case] engine: &str) {
 fn job_names_are_plain_and_never_global(#[case] name: &str) {
     let (line, message) = rejection(&matrix(name, ""));
     assert_eq!(line, 1, "{message}");
-    assert!(message.contains("[A-Za-z0-9_-]") || message.contains("[global]"), "{message}");
+    assert!(
+        message.contains("[A-Za-z0-9_-]") || message.contains("[global]"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -133,7 +152,10 @@ fn rendered_job_has_one_section_and_only_known_keys() {
         assert_eq!(sections, 1, "{job}");
         for line in job.lines().skip(1) {
             let (key, value) = line.split_once('=').expect("key=value");
-            assert!(!key.is_empty() && !value.contains(['[', ']', ';', '#', '$']), "{line}");
+            assert!(
+                !key.is_empty() && !value.contains(['[', ']', ';', '#', '$']),
+                "{line}"
+            );
         }
     }
 }

@@ -7,7 +7,10 @@ use iogate::matrix::{MatrixFile, spread};
 use rstest::rstest;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 const BASE: &str = "\
@@ -65,16 +68,41 @@ fn base_matrix_expands_runtime_major() {
 #[rstest]
 #[case::zero_block_size("bs: 64k", "bs: 0", 13, "invalid size 0")]
 #[case::size_in_parsecs("size: 1m", "size: 12 parsecs", 14, "invalid size \"12 parsecs\"")]
-#[case::unknown_workload_key("size: 1m", "size: 1m\n  blocksize: 4k", 15, "unknown field `blocksize`")]
+#[case::unknown_workload_key(
+    "size: 1m",
+    "size: 1m\n  blocksize: 4k",
+    15,
+    "unknown field `blocksize`"
+)]
 #[case::unknown_top_level_key("nodes: 2", "nodes: 2\nworkers: 2", 4, "unknown field `workers`")]
-#[case::unknown_runtime_option("handler: runc", "handler: runc\n      network: host", 11, "unknown field `network`")]
-#[case::unknown_pattern("[read, randwrite]", "[read, readwrite]", 12, "unknown variant `readwrite`")]
+#[case::unknown_runtime_option(
+    "handler: runc",
+    "handler: runc\n      network: host",
+    11,
+    "unknown field `network`"
+)]
+#[case::unknown_pattern(
+    "[read, randwrite]",
+    "[read, readwrite]",
+    12,
+    "unknown variant `readwrite`"
+)]
 #[case::empty_clients("clients: [1, 8]", "clients: []", 4, "non-empty list of client counts")]
 #[case::zero_clients("clients: [1, 8]", "clients: [0, 8]", 4, "client count from 1 to 1024")]
 #[case::unsorted_clients("clients: [1, 8]", "clients: [8, 1]", 4, "increasing order")]
 #[case::two_runtime_kinds("host: {}", "host: {}\n    docker: {}", 6, "exactly one of")]
-#[case::relative_target("target: /var/tmp/iogate-test", "target: tmp/x", 2, "absolute directory")]
-#[case::target_with_dotdot("target: /var/tmp/iogate-test", "target: /var/../etc", 2, "without `..`")]
+#[case::relative_target(
+    "target: /var/tmp/iogate-test",
+    "target: tmp/x",
+    2,
+    "absolute directory"
+)]
+#[case::target_with_dotdot(
+    "target: /var/tmp/iogate-test",
+    "target: /var/../etc",
+    2,
+    "without `..`"
+)]
 #[case::bad_runtime_name("name: runc", "name: RunC", 8, "[a-z0-9-]")]
 #[case::duration_without_unit("size: 1m", "size: 1m\n  runtime: 3", 15, "expected a duration")]
 #[case::block_larger_than_size("bs: 64k", "bs: 2m", 13, "larger than size")]
@@ -87,12 +115,17 @@ fn bad_values_name_file_line_and_expectation(
     let (l, column, message) = error_of(from, to);
     assert_eq!(l, line, "{message}");
     assert!(column > 0, "{message}");
-    assert!(message.contains(expected), "{message:?} should contain {expected:?}");
+    assert!(
+        message.contains(expected),
+        "{message:?} should contain {expected:?}"
+    );
 }
 
 #[test]
 fn error_display_is_file_line_column() {
-    let e = parse(&BASE.replace("bs: 64k", "bs: 0")).unwrap_err().to_string();
+    let e = parse(&BASE.replace("bs: 64k", "bs: 0"))
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("matrices/t.yaml:13:"), "{e}");
 }
 
@@ -102,7 +135,11 @@ fn error_display_is_file_line_column() {
 #[case(64, 2, &[32, 32])]
 #[case(7, 2, &[4, 3])]
 #[case(3, 4, &[1, 1, 1])]
-fn clients_spread_evenly_over_nodes(#[case] clients: u32, #[case] nodes: u32, #[case] expected: &[u32]) {
+fn clients_spread_evenly_over_nodes(
+    #[case] clients: u32,
+    #[case] nodes: u32,
+    #[case] expected: &[u32],
+) {
     assert_eq!(spread(clients, nodes), expected);
 }
 
@@ -110,10 +147,17 @@ fn clients_spread_evenly_over_nodes(#[case] clients: u32, #[case] nodes: u32, #[
 fn seed_matrix_is_the_study() {
     let seed = MatrixFile::load(repo().join("matrices/seed.yaml")).unwrap();
     let cells = seed.cells();
-    assert_eq!(cells.len(), 36, "host / runc / kata × 1 / 8 / 64 clients × 4 patterns");
+    assert_eq!(
+        cells.len(),
+        36,
+        "host / runc / kata × 1 / 8 / 64 clients × 4 patterns"
+    );
     assert!(cells.iter().all(|c| c.lab), "the seed matrix is lab-only");
     let w = &seed.matrix.workload;
-    assert_eq!((w.bs.bytes(), w.threads.get(), w.size.bytes(), w.direct), (64 << 10, 4, 32 << 30, false));
+    assert_eq!(
+        (w.bs.bytes(), w.threads.get(), w.size.bytes(), w.direct),
+        (64 << 10, 4, 32 << 30, false)
+    );
     let c64: Vec<_> = cells.iter().filter(|c| c.clients == 64).collect();
     assert!(c64.iter().all(|c| c.placement == [32, 32]));
 }

@@ -37,7 +37,10 @@ impl ServerAddr {
                 ServerAddr::Ip { host, port } => {
                     let addr = format!("{host}:{port}");
                     addr.parse()
-                        .map(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_millis(200)).is_ok())
+                        .map(|a| {
+                            std::net::TcpStream::connect_timeout(&a, Duration::from_millis(200))
+                                .is_ok()
+                        })
                         .unwrap_or(false)
                 }
                 ServerAddr::Unix(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),

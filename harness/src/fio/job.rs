@@ -30,7 +30,10 @@ pub fn check_value(value: &str) -> std::result::Result<(), String> {
             "value contains the control character {c:?} (a newline would start a new fio option or section)"
         ));
     }
-    if let Some(c) = value.chars().find(|c| matches!(c, '[' | ']' | ';' | '#' | '$')) {
+    if let Some(c) = value
+        .chars()
+        .find(|c| matches!(c, '[' | ']' | ';' | '#' | '$'))
+    {
         return Err(format!(
             "value contains {c:?}: `[ ]` open fio sections, `; #` start comments and `$` expands environment variables"
         ));
@@ -39,7 +42,9 @@ pub fn check_value(value: &str) -> std::result::Result<(), String> {
 }
 
 /// A fio job (section) name: `[A-Za-z0-9_-]`, not starting with `global` (fio treats that as `[global]`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct JobName(String);
 
@@ -114,7 +119,8 @@ impl JsonSchema for ByteSize {
 impl TryFrom<SizeInput> for ByteSize {
     type Error = String;
     fn try_from(input: SizeInput) -> std::result::Result<Self, String> {
-        let expected = "expected a positive size like 4096, 64k or 32GiB (k, m, g, t = powers of 1024)";
+        let expected =
+            "expected a positive size like 4096, 64k or 32GiB (k, m, g, t = powers of 1024)";
         let bytes = match input {
             SizeInput::Number(n) => n,
             SizeInput::Text(s) => {
@@ -141,6 +147,13 @@ impl TryFrom<SizeInput> for ByteSize {
             return Err(format!("invalid size 0: {expected}"));
         }
         Ok(ByteSize(bytes))
+    }
+}
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::try_from(SizeInput::Text(s.to_owned()))
     }
 }
 
@@ -209,6 +222,13 @@ impl TryFrom<String> for FioDuration {
             _ => return Err(format!("invalid duration {s:?}: {expected}")),
         };
         Ok(FioDuration(std::time::Duration::from_millis(ms)))
+    }
+}
+
+impl std::str::FromStr for FioDuration {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::try_from(s.to_owned())
     }
 }
 
@@ -316,8 +336,18 @@ pub const ALLOWED_OPTIONS: &[&str] = &[
 
 /// Options the harness sets itself from typed fields.
 const TYPED_OPTIONS: &[&str] = &[
-    "bs", "direct", "group_reporting", "iodepth", "ioengine", "numjobs", "ramp_time", "runtime", "rw",
-    "size", "thread", "time_based",
+    "bs",
+    "direct",
+    "group_reporting",
+    "iodepth",
+    "ioengine",
+    "numjobs",
+    "ramp_time",
+    "runtime",
+    "rw",
+    "size",
+    "thread",
+    "time_based",
 ];
 
 /// Why a known-dangerous option is refused.
@@ -325,10 +355,16 @@ fn refusal(name: &str) -> Option<&'static str> {
     Some(match name {
         "exec_prerun" | "exec_postrun" => "it runs a shell command",
         "include" => "it reads another job file",
-        "ioengine" => "set `workload.ioengine` from the allow-list instead (fio dlopen()s unknown engines)",
-        "cgroup" | "cgroup_weight" | "cgroup_nodelete" => "it creates and moves fio into cgroups on the host",
+        "ioengine" => {
+            "set `workload.ioengine` from the allow-list instead (fio dlopen()s unknown engines)"
+        }
+        "cgroup" | "cgroup_weight" | "cgroup_nodelete" => {
+            "it creates and moves fio into cgroups on the host"
+        }
         "uid" | "gid" => "it changes the user fio runs as",
-        "trigger" | "trigger-file" | "trigger-timeout" | "trigger-remote" => "triggers run commands",
+        "trigger" | "trigger-file" | "trigger-timeout" | "trigger-remote" => {
+            "triggers run commands"
+        }
         "filename_format" | "opendir" | "ioscheduler" | "replay_redirect" => {
             "it reaches files or devices outside the harness's directories"
         }
@@ -342,7 +378,10 @@ fn refusal(name: &str) -> Option<&'static str> {
 
 /// Validated extra fio options: allow-listed names, safe values; `filename`/`directory` relative to the client's directory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "BTreeMap<String, OptionValueInput>", into = "BTreeMap<String, String>")]
+#[serde(
+    try_from = "BTreeMap<String, OptionValueInput>",
+    into = "BTreeMap<String, String>"
+)]
 pub struct FioOptions(BTreeMap<String, String>);
 
 #[derive(Deserialize)]
@@ -446,7 +485,8 @@ pub fn check_option(name: &str, value: &str) -> std::result::Result<(), String> 
 /// (as that client sees the directory: a container or VM may mount it elsewhere).
 pub fn render(cell: &Cell, client_dir: &str) -> Result<String> {
     let w = &cell.workload;
-    check_value(client_dir).map_err(|e| Error::UnsafeJob(format!("client directory {client_dir:?}: {e}")))?;
+    check_value(client_dir)
+        .map_err(|e| Error::UnsafeJob(format!("client directory {client_dir:?}: {e}")))?;
     let mut job = String::new();
     let mut line = |key: &str, value: &dyn std::fmt::Display| {
         let _ = writeln!(job, "{key}={value}");
@@ -471,7 +511,10 @@ pub fn render(cell: &Cell, client_dir: &str) -> Result<String> {
         check_option(name, value).map_err(Error::UnsafeJob)?;
         match name {
             "directory" => directory = format!("{}/{value}", client_dir.trim_end_matches('/')),
-            "filename" => line(name, &format!("{}/{value}", client_dir.trim_end_matches('/'))),
+            "filename" => line(
+                name,
+                &format!("{}/{value}", client_dir.trim_end_matches('/')),
+            ),
             _ => line(name, &value),
         }
     }
@@ -485,4 +528,3 @@ impl Cell {
         &self.matrix
     }
 }
-
