@@ -1,0 +1,1459 @@
+//! The Kubernetes fixture: rendered manifests (insta snapshots) and every flow against a mock API server
+//! (tower-test), plus one real-cluster test that is ignored here.
+//!
+//! The mock serves a scripted sequence of expected requests: each step asserts the method and path (and,
+//! where it matters, part of the query) and answers with JSON, a JSON-lines watch body, text, or never
+//! (a watch that stays open). Every request is recorded so tests can check what was created and deleted.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use iogate::Error;
+use iogate::fixture::kubernetes::{self, KubernetesFixture, KubernetesOptions, ServerEndpoint};
+use iogate::fixture::{CellDir, Fixture};
+use iogate::matrix::{Cell, KubernetesRuntime, KubernetesVolume, MatrixFile, Pattern, RuntimeKind};
+use kube::client::Body;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// The study's cells
+// ---------------------------------------------------------------------------------------------
+
+const MATRIX: &str = "\
+name: seed-test
+target: /mnt/beegfs/iogate
+runtimes:
+  - name: kata
+    kubernetes: { runtime_class: kata-qemu, node_names: [worker-1, worker-2] }
+  - name: bare
+    kubernetes: { host_network: true, node_names: [worker-1, worker-2] }
+  - name: pvc
+    kubernetes: { volume: { pvc: { claim: beegfs-rwx } }, node_selector: iogate/worker=true }
+clients: [1, 8, 64]
+nodes: 2
+workload: { patterns: [read, randread, write, randwrite], bs: 64k, threads: 4, size: 32GiB, runtime: 60s }
+";
+
+fn cell(runtime: &str, clients: u32, pattern: Pattern) -> Cell {
+    let file =
+        MatrixFile::parse(Path::new("seed-test.yaml"), MATRIX).expect("the test matrix parses");
+    file.cells()
+        .into_iter()
+        .find(|c| {
+            c.runtime.name.as_str() == runtime && c.clients == clients && c.pattern == pattern
+        })
+        .expect("the cell exists")
+}
+
+fn spec_of(cell: &Cell) -> KubernetesRuntime {
+    match &cell.runtime.kind {
+        RuntimeKind::Kubernetes(spec) => spec.clone(),
+        other => panic!("not a kubernetes runtime: {other:?}"),
+    }
+}
+
+const NODES: [&str; 2] = ["worker-1", "worker-2"];
+
+fn nodes() -> Vec<String> {
+    NODES.iter().map(|n| (*n).to_owned()).collect()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).expect("serializes")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifests
+// ---------------------------------------------------------------------------------------------
+
+/// A pod with the fields that differ between clients replaced, to show all 64 are the same otherwise.
+fn normalized(pod: &Value) -> Value {
+    let mut p = pod.clone();
+    p["metadata"]["name"] = json!("<name>");
+    p["metadata"]["labels"]["iogate/client"] = json!("<k>");
+    p["metadata"]["labels"]["iogate/node"] = json!("<node>");
+    p["spec"]["nodeName"] = json!("<node>");
+    p["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] = json!("<dir>");
+    p["spec"]["containers"][0]["volumeMounts"][0]["subPath"] = json!("<dir>");
+    p
+}
+
+#[test]
+fn kata_c64_server_pods_spread_32_and_32() {
+    let cell = cell("kata", 64, Pattern::Randread);
+    assert_eq!(cell.placement, vec![32, 32]);
+    let m =
+        kubernetes::manifests(&spec_of(&cell), &cell, 1, "0123abcd", &nodes()).expect("manifests");
+    assert_eq!(m.servers.len(), 64);
+    let pods: Vec<Value> = m.servers.iter().map(to_json).collect();
+    insta::assert_json_snapshot!("kata_c64_server_pod_0", pods[0]);
+
+    // Every pod is pod 0 but for its name, client index, node and directory.
+    let first = normalized(&pods[0]);
+    for p in &pods {
+        assert_eq!(
+            normalized(p),
+            first,
+            "pod {} differs beyond name/node/dir",
+            p["metadata"]["name"]
+        );
+    }
+    // The placement table: node → count, client range, ports, directories.
+    let mut table = Vec::new();
+    for node in NODES {
+        let on: Vec<&Value> = pods
+            .iter()
+            .filter(|p| p["spec"]["nodeName"] == node)
+            .collect();
+        let clients: Vec<u64> = on
+            .iter()
+            .map(|p| {
+                p["metadata"]["labels"]["iogate/client"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        let mut ports: Vec<u64> = on
+            .iter()
+            .map(|p| {
+                p["spec"]["containers"][0]["ports"][0]["containerPort"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        ports.dedup();
+        table.push(json!({
+            "node": node,
+            "pods": on.len(),
+            "clients": format!("{}..={}", clients.first().unwrap(), clients.last().unwrap()),
+            "ports": ports,
+            "first_dir": on[0]["spec"]["containers"][0]["volumeMounts"][0]["mountPath"],
+            "last_dir": on[on.len() - 1]["spec"]["containers"][0]["volumeMounts"][0]["mountPath"],
+        }));
+    }
+    insta::assert_json_snapshot!("kata_c64_placement", table);
+}
+
+#[test]
+fn kata_c64_namespace_policy_and_job_files() {
+    let cell = cell("kata", 64, Pattern::Randread);
+    let m =
+        kubernetes::manifests(&spec_of(&cell), &cell, 2, "0123abcd", &nodes()).expect("manifests");
+    insta::assert_json_snapshot!(
+        "kata_c64_namespace_and_policy",
+        json!({ "namespace": to_json(&m.namespace), "networkPolicy": to_json(&m.network_policy) })
+    );
+    let cm = to_json(&m.config_map);
+    let data = cm["data"].as_object().expect("data");
+    assert_eq!(data.len(), 64);
+    let compact = json!({
+        "metadata": cm["metadata"],
+        "files": data.len(),
+        "client0.fio": data["client0.fio"],
+        "client63.fio": data["client63.fio"],
+    });
+    insta::assert_json_snapshot!("kata_c64_config_map", compact);
+}
+
+#[test]
+fn kata_c64_client_job_drives_every_server() {
+    let cell = cell("kata", 64, Pattern::Randread);
+    let servers: Vec<ServerEndpoint> = (0..64u32)
+        .map(|k| {
+            let node = (k / 32) as usize;
+            ServerEndpoint {
+                client: k,
+                pod: format!("fio-server-{k}"),
+                node: NODES[node].into(),
+                ip: format!("10.244.{}.{}", node + 1, 10 + k % 32),
+                port: kubernetes::SERVER_PORT,
+            }
+        })
+        .collect();
+    let job = kubernetes::client_job(
+        &spec_of(&cell),
+        &cell,
+        "0123abcd",
+        &servers,
+        Duration::from_secs(600),
+    )
+    .expect("job");
+    let job = to_json(&job);
+    let args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert_eq!(args.len(), 1 + 2 * 64);
+    assert_eq!(args[127], "--client=ip:10.244.2.41,8765");
+    assert_eq!(args[128], "/jobs/client63.fio");
+    insta::assert_json_snapshot!("kata_c64_client_job", job);
+}
+
+#[test]
+fn bare_metal_reference_uses_host_network_and_distinct_ports() {
+    let cell = cell("bare", 8, Pattern::Write);
+    let m =
+        kubernetes::manifests(&spec_of(&cell), &cell, 1, "0123abcd", &nodes()).expect("manifests");
+    assert!(
+        m.network_policy.is_none(),
+        "NetworkPolicies do not apply to hostNetwork pods"
+    );
+    let table: Vec<Value> = m
+        .servers
+        .iter()
+        .map(|p| {
+            let p = to_json(p);
+            json!({
+                "pod": p["metadata"]["name"],
+                "node": p["spec"]["nodeName"],
+                "hostNetwork": p["spec"]["hostNetwork"],
+                "runtimeClassName": p["spec"]["runtimeClassName"],
+                "args": p["spec"]["containers"][0]["args"],
+                "port": p["spec"]["containers"][0]["ports"][0]["containerPort"],
+                "probe": p["spec"]["containers"][0]["startupProbe"]["tcpSocket"]["port"],
+            })
+        })
+        .collect();
+    insta::assert_json_snapshot!("bare_c8_ports", table);
+}
+
+#[test]
+fn pvc_volume_and_baseline_pod_security() {
+    let cell = cell("pvc", 8, Pattern::Read);
+    let spec = spec_of(&cell);
+    assert_eq!(
+        spec.volume,
+        KubernetesVolume::Pvc {
+            claim: "beegfs-rwx".into()
+        }
+    );
+    let m = kubernetes::manifests(&spec, &cell, 1, "0123abcd", &nodes()).expect("manifests");
+    let ns = to_json(&m.namespace);
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "baseline"
+    );
+    let pod = to_json(&m.servers[5]);
+    assert_eq!(
+        pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "beegfs-rwx"
+    );
+    assert!(pod["spec"]["volumes"][0].get("hostPath").is_none());
+    assert!(
+        pod["spec"].get("runtimeClassName").is_none(),
+        "no RuntimeClass: the node's default (runc)"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["volumeMounts"][0]["subPath"],
+        "pvc/c8/client5"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["volumeMounts"][0]["mountPath"],
+        "/data/pvc/c8/client5"
+    );
+}
+
+#[test]
+fn namespace_names_are_dns_labels() {
+    let cell = cell("kata", 64, Pattern::Randwrite);
+    let name = kubernetes::namespace_name(&cell, "0123abcd");
+    assert_eq!(name, "iogate-kata-c64-randwrite-0123abcd");
+    assert!(name.len() <= 63);
+    assert!(
+        name.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    );
+}
+
+#[test]
+fn rbac_yaml_grants_every_checked_permission() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/rbac.yaml");
+    let text = std::fs::read_to_string(&path).expect("deploy/rbac.yaml");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("rbac.yaml parses");
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "iogate-runner")
+        .expect("ClusterRole iogate-runner");
+    let rules = role["rules"].as_array().expect("rules");
+    let grants = |p: &kubernetes::Permission| {
+        let resource = if p.subresource.is_empty() {
+            p.resource.to_owned()
+        } else {
+            format!("{}/{}", p.resource, p.subresource)
+        };
+        rules.iter().any(|r| {
+            let has =
+                |key: &str, v: &str| r[key].as_array().is_some_and(|a| a.iter().any(|x| x == v));
+            has("apiGroups", p.group) && has("resources", &resource) && has("verbs", p.verb)
+        })
+    };
+    let all_rules: usize = rules
+        .iter()
+        .map(|r| r["verbs"].as_array().map_or(0, Vec::len))
+        .sum();
+    for spec in [
+        spec_of(&cell("kata", 1, Pattern::Read)),
+        spec_of(&cell("bare", 1, Pattern::Read)),
+    ] {
+        for p in kubernetes::required_permissions(&spec) {
+            assert!(grants(&p), "deploy/rbac.yaml does not grant {p}");
+        }
+    }
+    // Nothing beyond what preflight checks (least privilege): one verb per checked permission.
+    let checked = kubernetes::required_permissions(&spec_of(&cell("kata", 1, Pattern::Read))).len();
+    assert_eq!(
+        all_rules, checked,
+        "the ClusterRole grants verbs preflight does not check"
+    );
+    let rules_text = serde_json::to_string(rules).unwrap();
+    assert!(
+        !rules_text.contains("secrets") && !rules_text.contains('*'),
+        "no secrets, no wildcards: {rules_text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mock API server
+// ---------------------------------------------------------------------------------------------
+
+/// One request the mock saw.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    body: Value,
+}
+
+/// How the mock answers a step.
+#[derive(Clone)]
+enum Reply {
+    /// A JSON body with a status code.
+    Json(u16, Value),
+    /// A watch: JSON lines, then the body ends.
+    Lines(Vec<Value>),
+    /// A text body (pod logs).
+    Text(String),
+    /// Never answered (an open watch).
+    Hang,
+}
+
+type Responder = Arc<dyn Fn(&Seen, &[Seen]) -> Reply + Send + Sync>;
+
+/// One expected request: method, path (`*` matches one segment), optional query fragment, and the reply.
+#[derive(Clone)]
+struct Step {
+    method: &'static str,
+    path: String,
+    query: Option<String>,
+    respond: Responder,
+}
+
+impl Step {
+    fn matches(&self, s: &Seen) -> bool {
+        let want: Vec<&str> = self.path.split('/').collect();
+        let got: Vec<&str> = s.path.split('/').collect();
+        self.method == s.method
+            && want.len() == got.len()
+            && want.iter().zip(&got).all(|(w, g)| *w == "*" || w == g)
+            && self
+                .query
+                .as_ref()
+                .is_none_or(|q| urldecode(&s.query).contains(q.as_str()))
+    }
+
+    fn with_query(mut self, q: &str) -> Step {
+        self.query = Some(q.to_owned());
+        self
+    }
+}
+
+fn urldecode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'%' && i + 3 <= bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (hex, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+            }
+            (None, b'+') => {
+                out.push(b' ');
+                i += 1;
+            }
+            (None, b) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn step(method: &'static str, path: &str, reply: Reply) -> Step {
+    Step {
+        method,
+        path: path.to_owned(),
+        query: None,
+        respond: Arc::new(move |_, _| reply.clone()),
+    }
+}
+
+fn step_with(
+    method: &'static str,
+    path: &str,
+    f: impl Fn(&Seen, &[Seen]) -> Reply + Send + Sync + 'static,
+) -> Step {
+    Step {
+        method,
+        path: path.to_owned(),
+        query: None,
+        respond: Arc::new(f),
+    }
+}
+
+/// A create: answers 201 with the posted object plus server-set metadata.
+fn echo(path: &str) -> Step {
+    step_with("POST", path, |s, _| {
+        let mut obj = s.body.clone();
+        obj["metadata"]["uid"] = json!(format!(
+            "uid-{}",
+            obj["metadata"]["name"].as_str().unwrap_or("x")
+        ));
+        obj["metadata"]["resourceVersion"] = json!("1");
+        Reply::Json(201, obj)
+    })
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Status", "metadata": {},
+        "status": "Failure", "reason": reason, "message": message, "code": code,
+    })
+}
+
+fn list(kind: &str, api_version: &str, items: Vec<Value>) -> Value {
+    json!({ "apiVersion": api_version, "kind": kind, "metadata": { "resourceVersion": "100" }, "items": items })
+}
+
+/// The scripted API server: a runtime serving one tower-test mock, recording every request.
+struct MockApi {
+    rt: tokio::runtime::Runtime,
+    task: tokio::task::JoinHandle<(Vec<Seen>, Vec<String>)>,
+}
+
+fn mock(steps: Vec<Step>) -> (kube::Client, MockApi) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (svc, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = {
+        let _enter = rt.enter();
+        kube::Client::new(svc, "default")
+    };
+    let task = rt.spawn(async move {
+        let mut steps = steps.into_iter();
+        let (mut seen, mut errors, mut open) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some((request, send)) = handle.next_request().await {
+            let (parts, body) = request.into_parts();
+            let bytes = body.collect_bytes().await.unwrap_or_default();
+            let s = Seen {
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_owned(),
+                query: parts.uri.query().unwrap_or_default().to_owned(),
+                body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            };
+            let reply = match steps.next() {
+                Some(step) if step.matches(&s) => (step.respond)(&s, &seen),
+                Some(step) => {
+                    errors.push(format!(
+                        "expected {} {} (query ~ {:?}), got {} {}?{}",
+                        step.method,
+                        step.path,
+                        step.query,
+                        s.method,
+                        s.path,
+                        urldecode(&s.query)
+                    ));
+                    Reply::Json(
+                        500,
+                        status(500, "InternalError", "mock: unexpected request"),
+                    )
+                }
+                None => {
+                    errors.push(format!(
+                        "unexpected request after the script: {} {}?{}",
+                        s.method, s.path, s.query
+                    ));
+                    Reply::Json(500, status(500, "InternalError", "mock: script finished"))
+                }
+            };
+            seen.push(s);
+            let response = match reply {
+                Reply::Hang => {
+                    open.push(send);
+                    continue;
+                }
+                Reply::Json(code, v) => Response::builder()
+                    .status(code)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&v).unwrap())),
+                Reply::Lines(events) => {
+                    let text: String = events.iter().map(|e| format!("{e}\n")).collect();
+                    Response::builder()
+                        .status(200)
+                        .body(Body::from(text.into_bytes()))
+                }
+                Reply::Text(t) => Response::builder()
+                    .status(200)
+                    .header("content-type", "text/plain")
+                    .body(Body::from(t.into_bytes())),
+            };
+            send.send_response(response.unwrap());
+        }
+        let rest: Vec<String> = steps.map(|s| format!("{} {}", s.method, s.path)).collect();
+        if !rest.is_empty() {
+            errors.push(format!(
+                "script not finished; still expected: {}",
+                rest.join(", ")
+            ));
+        }
+        drop(open);
+        (seen, errors)
+    });
+    (client, MockApi { rt, task })
+}
+
+impl MockApi {
+    /// Drops the fixture (and with it the client), then returns every request; fails on script errors.
+    fn finish(self, fixture: KubernetesFixture) -> Vec<Seen> {
+        drop(fixture);
+        let (seen, errors) = self
+            .rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(20), self.task).await })
+            .expect("the mock server ends once the client is gone")
+            .expect("the mock server task");
+        assert!(errors.is_empty(), "mock API server: {errors:#?}");
+        seen
+    }
+}
+
+fn short_options() -> KubernetesOptions {
+    KubernetesOptions {
+        ready_timeout: Duration::from_secs(1),
+        job_timeout: Some(Duration::from_secs(5)),
+        cleanup_timeout: Duration::from_secs(5),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripted API objects
+// ---------------------------------------------------------------------------------------------
+
+fn version() -> Value {
+    json!({
+        "major": "1", "minor": "33", "gitVersion": "v1.33.1", "gitCommit": "abc", "gitTreeState": "clean",
+        "buildDate": "2025-05-15T00:00:00Z", "goVersion": "go1.24.2", "compiler": "gc", "platform": "linux/amd64",
+    })
+}
+
+fn kata_runtime_class() -> Value {
+    json!({
+        "apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+        "metadata": { "name": "kata-qemu" },
+        "handler": "kata-qemu",
+        "overhead": { "podFixed": { "cpu": "250m", "memory": "160Mi" } },
+        "scheduling": { "nodeSelector": { "katacontainers.io/kata-runtime": "true" } },
+    })
+}
+
+fn node(name: &str, ready: bool, labels: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": { "name": name, "labels": labels },
+        "spec": {},
+        "status": {
+            "conditions": [{ "type": "Ready", "status": if ready { "True" } else { "False" } }],
+            "nodeInfo": {
+                "architecture": "amd64", "bootID": "b", "containerRuntimeVersion": "containerd://1.7.27",
+                "kernelVersion": "6.1.0-37-amd64", "kubeProxyVersion": "", "kubeletVersion": "v1.33.1",
+                "machineID": "m", "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12", "systemUUID": "u",
+            },
+        },
+    })
+}
+
+fn cluster_nodes() -> Value {
+    let kata = json!({ "katacontainers.io/kata-runtime": "true", "iogate/worker": "true" });
+    list(
+        "NodeList",
+        "v1",
+        vec![
+            node(
+                "control-1",
+                true,
+                json!({ "node-role.kubernetes.io/control-plane": "" }),
+            ),
+            node("worker-1", true, kata.clone()),
+            node("worker-2", true, kata),
+        ],
+    )
+}
+
+/// version → one SelfSubjectAccessReview per permission (all allowed) → RuntimeClass → nodes.
+fn preflight_steps(spec: &KubernetesRuntime) -> Vec<Step> {
+    let mut steps = vec![step("GET", "/version", Reply::Json(200, version()))];
+    for _ in kubernetes::required_permissions(spec) {
+        steps.push(step_with(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            |s, _| {
+                let mut review = s.body.clone();
+                review["status"] = json!({ "allowed": true });
+                Reply::Json(201, review)
+            },
+        ));
+    }
+    if spec.runtime_class.is_some() {
+        steps.push(step(
+            "GET",
+            "/apis/node.k8s.io/v1/runtimeclasses/kata-qemu",
+            Reply::Json(200, kata_runtime_class()),
+        ));
+    }
+    steps.push(step(
+        "GET",
+        "/api/v1/nodes",
+        Reply::Json(200, cluster_nodes()),
+    ));
+    steps
+}
+
+/// The pod `name` as it was created, with a status.
+fn created_pod(seen: &[Seen], name: &str) -> Value {
+    seen.iter()
+        .rev()
+        .find(|s| {
+            s.method == "POST" && s.path.ends_with("/pods") && s.body["metadata"]["name"] == name
+        })
+        .map(|s| s.body.clone())
+        .unwrap_or_else(|| panic!("pod {name} was never created"))
+}
+
+fn with_status(mut pod: Value, status: Value) -> Value {
+    pod["metadata"]["resourceVersion"] = json!("101");
+    pod["metadata"]["uid"] = json!("uid-pod");
+    pod["status"] = status;
+    pod
+}
+
+fn ready_status(k: u32) -> Value {
+    json!({
+        "phase": "Running",
+        "podIP": format!("10.244.{}.{}", 1 + k % 2, 10 + k),
+        "conditions": [{ "type": "Ready", "status": "True" }],
+        "containerStatuses": [{
+            "name": "fio", "image": "iogate-fio:latest", "imageID": "", "ready": true, "restartCount": 0,
+            "started": true, "state": { "running": {} },
+        }],
+    })
+}
+
+fn creating_status() -> Value {
+    json!({
+        "phase": "Pending",
+        "conditions": [
+            { "type": "PodScheduled", "status": "True" },
+            { "type": "Ready", "status": "False", "reason": "ContainersNotReady",
+              "message": "containers with unready status: [fio]" },
+        ],
+        "containerStatuses": [{
+            "name": "fio", "image": "iogate-fio:latest", "imageID": "", "ready": false, "restartCount": 0,
+            "state": { "waiting": { "reason": "ContainerCreating" } },
+        }],
+    })
+}
+
+/// `await_condition` on pod `fio-server-<k>`: a list filtered by name, answered with the pod in `status`.
+fn pod_list_step(k: u32, status: fn(u32) -> Value) -> Step {
+    let name = format!("fio-server-{k}");
+    step_with("GET", "/api/v1/namespaces/*/pods", move |_, seen| {
+        Reply::Json(
+            200,
+            list(
+                "PodList",
+                "v1",
+                vec![with_status(created_pod(seen, &name), status(k))],
+            ),
+        )
+    })
+    .with_query(&format!("metadata.name=fio-server-{k}"))
+}
+
+/// Namespace, NetworkPolicy, ConfigMap, then `clients` pods.
+fn create_steps(clients: u32) -> Vec<Step> {
+    let mut steps = vec![
+        echo("/api/v1/namespaces"),
+        echo("/apis/networking.k8s.io/v1/namespaces/*/networkpolicies"),
+        echo("/api/v1/namespaces/*/configmaps"),
+    ];
+    for _ in 0..clients {
+        steps.push(echo("/api/v1/namespaces/*/pods"));
+    }
+    steps
+}
+
+/// DELETE of the namespace, then the wait until it is gone (a list that no longer has it).
+fn delete_steps() -> Vec<Step> {
+    vec![
+        step_with("DELETE", "/api/v1/namespaces/*", |s, _| {
+            let name = s.path.rsplit('/').next().unwrap_or_default().to_owned();
+            Reply::Json(
+                200,
+                json!({
+                    "apiVersion": "v1", "kind": "Namespace",
+                    "metadata": { "name": name, "uid": "uid-ns", "deletionTimestamp": "2025-06-01T00:00:00Z" },
+                    "status": { "phase": "Terminating" },
+                }),
+            )
+        }),
+        step(
+            "GET",
+            "/api/v1/namespaces",
+            Reply::Json(200, list("NamespaceList", "v1", vec![])),
+        )
+        .with_query("metadata.name=iogate-"),
+    ]
+}
+
+fn job_status_step(conditions: Value) -> Step {
+    step_with("GET", "/apis/batch/v1/namespaces/*/jobs", move |_, seen| {
+        let mut job = seen
+            .iter()
+            .find(|s| s.method == "POST" && s.path.ends_with("/jobs"))
+            .expect("the Job was created")
+            .body
+            .clone();
+        job["metadata"]["resourceVersion"] = json!("102");
+        job["status"] = json!({ "conditions": conditions });
+        Reply::Json(200, list("JobList", "batch/v1", vec![job]))
+    })
+    .with_query("metadata.name=fio-client")
+}
+
+fn client_pod_step(phase: &str, state: Value) -> Step {
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "fio-client-x7k2p", "creationTimestamp": "2025-06-01T00:00:00Z" },
+        "spec": { "containers": [{ "name": "fio", "image": "iogate-fio:latest" }], "nodeName": "worker-1" },
+        "status": {
+            "phase": phase,
+            "containerStatuses": [{
+                "name": "fio", "image": "iogate-fio:latest", "imageID": "", "ready": false, "restartCount": 0,
+                "state": state,
+            }],
+        },
+    });
+    step(
+        "GET",
+        "/api/v1/namespaces/*/pods",
+        Reply::Json(200, list("PodList", "v1", vec![pod])),
+    )
+    .with_query("app.kubernetes.io/component=client")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("iogate-k8s-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn cell_dir(run_dir: &Path, cell: &Cell) -> CellDir {
+    CellDir {
+        run_dir: run_dir.to_owned(),
+        rel: PathBuf::from("cells").join(cell.slug()),
+    }
+}
+
+fn created_namespace(seen: &[Seen]) -> String {
+    seen.iter()
+        .find(|s| s.method == "POST" && s.path == "/api/v1/namespaces")
+        .map(|s| s.body["metadata"]["name"].as_str().unwrap().to_owned())
+        .expect("a namespace was created")
+}
+
+fn assert_namespace_deleted(seen: &[Seen]) {
+    let ns = created_namespace(seen);
+    assert!(ns.starts_with("iogate-kata-c"), "{ns}");
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "DELETE" && s.path == format!("/api/v1/namespaces/{ns}")),
+        "namespace {ns} was not deleted"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flows against the mock
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
+    let cell = cell("kata", 8, Pattern::Read);
+    let spec = spec_of(&cell);
+    let log = "<10.244.1.10> fio-3.33\nhostname=fio-server-0, be=0, 64-bit, os=Linux\n{\n  \"fio version\" : \"fio-3.33\",\n  \"client_stats\" : []\n}\n";
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(8));
+    // Pod 0 is still starting when first listed; a watch event makes it Ready. The others are Ready at once.
+    steps.push(pod_list_step(0, |_| creating_status()));
+    steps.push(
+        step_with("GET", "/api/v1/namespaces/*/pods", |_, seen| {
+            Reply::Lines(vec![json!({
+                "type": "MODIFIED",
+                "object": with_status(created_pod(seen, "fio-server-0"), ready_status(0)),
+            })])
+        })
+        .with_query("watch=true"),
+    );
+    for k in 1..8 {
+        steps.push(pod_list_step(k, ready_status));
+    }
+    steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
+    steps.push(job_status_step(
+        json!([{ "type": "Complete", "status": "True" }]),
+    ));
+    steps.push(client_pod_step(
+        "Succeeded",
+        json!({ "terminated": { "exitCode": 0, "reason": "Completed" } }),
+    ));
+    steps.push(
+        step(
+            "GET",
+            "/api/v1/namespaces/*/pods/fio-client-x7k2p/log",
+            Reply::Text(log.into()),
+        )
+        .with_query("container=fio"),
+    );
+    steps.extend(delete_steps());
+
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    let info = fixture.preflight().expect("preflight");
+    let run_dir = temp_dir("happy");
+    let dir = cell_dir(&run_dir, &cell);
+    let out = fixture.run(&cell, 1, &dir).expect("run");
+    let seen = api.finish(fixture);
+
+    insta::assert_json_snapshot!("kata_runtime_info", info);
+    assert_eq!(out.json, dir.rel_path("r1.json"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path("r1.json")).unwrap(),
+        log,
+        "the raw client log, as read"
+    );
+    let placement = std::fs::read_to_string(dir.path("r1.kubernetes.log")).unwrap();
+    assert!(
+        placement.contains("0 fio-server-0 worker-1 10.244.1.10 8765"),
+        "{placement}"
+    );
+    assert!(
+        placement.contains("4 fio-server-4 worker-2 10.244.1.14 8765"),
+        "{placement}"
+    );
+    assert_eq!(out.logs, vec![dir.rel_path("r1.kubernetes.log")]);
+    let job_file = std::fs::read_to_string(dir.path("client7.fio")).unwrap();
+    assert!(
+        job_file.contains("directory=/data/kata/c8/client7"),
+        "{job_file}"
+    );
+
+    // The Job drives every server at the address its pod reported.
+    let job = &seen
+        .iter()
+        .find(|s| s.method == "POST" && s.path.ends_with("/jobs"))
+        .unwrap()
+        .body;
+    let args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert_eq!(args[0], "--output-format=json+");
+    assert_eq!(args[1], "--client=ip:10.244.1.10,8765");
+    assert_eq!(args[2], "/jobs/client0.fio");
+    assert_eq!(args[16], "/jobs/client7.fio");
+    // Pods: 4 + 4 over the two workers, under kata-qemu.
+    let pods: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.method == "POST" && s.path.ends_with("/pods"))
+        .map(|s| &s.body)
+        .collect();
+    assert_eq!(pods.len(), 8);
+    for (i, node) in NODES.iter().enumerate() {
+        assert_eq!(
+            pods.iter()
+                .filter(|p| p["spec"]["nodeName"] == *node)
+                .count(),
+            4,
+            "{node}"
+        );
+        assert_eq!(pods[i * 4]["spec"]["runtimeClassName"], "kata-qemu");
+    }
+    assert_namespace_deleted(&seen);
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
+#[test]
+fn missing_runtime_class_lists_the_ones_that_exist() {
+    let cell = cell("kata", 8, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps: Vec<Step> = preflight_steps(&spec)
+        .into_iter()
+        .filter(|s| !s.path.contains("runtimeclasses") && s.path != "/api/v1/nodes")
+        .collect();
+    steps.push(step(
+        "GET",
+        "/apis/node.k8s.io/v1/runtimeclasses/kata-qemu",
+        Reply::Json(
+            404,
+            status(
+                404,
+                "NotFound",
+                "runtimeclasses.node.k8s.io \"kata-qemu\" not found",
+            ),
+        ),
+    ));
+    steps.push(step(
+        "GET",
+        "/apis/node.k8s.io/v1/runtimeclasses",
+        Reply::Json(
+            200,
+            list(
+                "RuntimeClassList",
+                "node.k8s.io/v1",
+                vec![
+                    json!({ "apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": { "name": "gvisor" }, "handler": "runsc" }),
+                    json!({ "apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": { "name": "kata-clh" }, "handler": "kata-clh" }),
+                ],
+            ),
+        ),
+    ));
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    let err = fixture.preflight().expect_err("no kata-qemu");
+    // run() runs preflight first and fails the same way, creating nothing.
+    let seen = api.finish(fixture);
+    match &err {
+        Error::Missing { what, how } => {
+            assert!(what.contains("RuntimeClass `kata-qemu`"), "{what}");
+            assert!(
+                what.contains("gvisor (handler runsc), kata-clh (handler kata-clh)"),
+                "{what}"
+            );
+            assert!(how.contains("kata-deploy"), "{how}");
+        }
+        other => panic!("expected Missing, got {other:?}"),
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == "POST" && s.path == "/api/v1/namespaces")
+    );
+}
+
+#[test]
+fn denied_permission_names_the_verb_and_the_rbac_file() {
+    let cell = cell("kata", 8, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps = vec![step("GET", "/version", Reply::Json(200, version()))];
+    for _ in kubernetes::required_permissions(&spec) {
+        steps.push(step_with(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            |s, _| {
+                let attrs = &s.body["spec"]["resourceAttributes"];
+                let denied = attrs["resource"] == "pods"
+                    && (attrs["verb"] == "create" || attrs["subresource"] == "log");
+                let mut review = s.body.clone();
+                review["status"] = if denied {
+                    json!({ "allowed": false, "reason": "no RBAC policy matched" })
+                } else {
+                    json!({ "allowed": true })
+                };
+                Reply::Json(201, review)
+            },
+        ));
+    }
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    let err = fixture.preflight().expect_err("denied");
+    api.finish(fixture);
+    let text = err.to_string();
+    assert!(matches!(err, Error::Missing { .. }), "{text}");
+    assert!(
+        text.contains("create pods (no RBAC policy matched)"),
+        "{text}"
+    );
+    assert!(text.contains("get pods/log"), "{text}");
+    assert!(text.contains("deploy/rbac.yaml"), "{text}");
+}
+
+#[test]
+fn pod_stuck_in_container_creating_times_out_with_its_events() {
+    let cell = cell("kata", 8, Pattern::Randread);
+    let spec = spec_of(&cell);
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(8));
+    steps.push(pod_list_step(0, ready_status));
+    steps.push(pod_list_step(1, |_| creating_status()));
+    steps.push(
+        step_with("GET", "/api/v1/namespaces/*/pods", |_, seen| {
+            Reply::Lines(vec![json!({
+                "type": "MODIFIED",
+                "object": with_status(created_pod(seen, "fio-server-1"), creating_status()),
+            })])
+        })
+        .with_query("watch=true"),
+    );
+    // The watch ends; the watcher opens another, which stays open until the fixture gives up.
+    steps.push(step("GET", "/api/v1/namespaces/*/pods", Reply::Hang).with_query("watch=true"));
+    // Diagnostics: every server pod, then the namespace's events.
+    steps.push(
+        step_with("GET", "/api/v1/namespaces/*/pods", |_, seen| {
+            let pods = (0..8)
+                .map(|k| {
+                    let status = if k == 0 {
+                        ready_status(0)
+                    } else {
+                        creating_status()
+                    };
+                    with_status(created_pod(seen, &format!("fio-server-{k}")), status)
+                })
+                .collect();
+            Reply::Json(200, list("PodList", "v1", pods))
+        })
+        .with_query("app.kubernetes.io/component=server"),
+    );
+    let event = |pod: &str, type_: &str, reason: &str, message: &str, count: i32| {
+        json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": { "name": format!("{pod}.{reason}"), "namespace": "iogate" },
+            "involvedObject": { "kind": "Pod", "name": pod },
+            "type": type_, "reason": reason, "message": message, "count": count,
+        })
+    };
+    steps.push(step(
+        "GET",
+        "/api/v1/namespaces/*/events",
+        Reply::Json(
+            200,
+            list(
+                "EventList",
+                "v1",
+                vec![
+                    event("fio-server-0", "Normal", "Started", "Started container fio", 1),
+                    event("fio-server-1", "Normal", "Scheduled", "Successfully assigned to worker-1", 1),
+                    event(
+                        "fio-server-1",
+                        "Warning",
+                        "FailedCreatePodSandBox",
+                        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to create containerd \
+                         task: Could not access KVM kernel module: No such file or directory",
+                        7,
+                    ),
+                ],
+            ),
+        ),
+    ));
+    steps.extend(delete_steps());
+
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    let run_dir = temp_dir("stuck");
+    let err = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect_err("times out");
+    let seen = api.finish(fixture);
+    let text = err.to_string();
+    assert!(
+        matches!(
+            err,
+            Error::Fixture {
+                fixture: "kubernetes",
+                ..
+            }
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("not Ready within 1s (RuntimeClass kata-qemu, 8 pods on 2 nodes: 4 + 4)"),
+        "{text}"
+    );
+    assert!(text.contains("7 of 8 server pods not Ready"), "{text}");
+    assert!(
+        text.contains("fio-server-1 on worker-1: phase Pending; Ready=False ContainersNotReady"),
+        "{text}"
+    );
+    assert!(
+        text.contains("container fio waiting: ContainerCreating"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "pod/fio-server-1: Warning FailedCreatePodSandBox (x7): Failed to create pod sandbox"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Could not access KVM kernel module"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Started container fio"),
+        "Normal events of Ready pods are left out: {text}"
+    );
+    assert!(text.contains("hint:"), "{text}");
+    assert_namespace_deleted(&seen);
+    assert!(!std::fs::exists(cell_dir(&run_dir, &cell).path("r1.json")).unwrap());
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
+#[test]
+fn failed_client_job_reports_its_log_tail() {
+    let cell = cell("kata", 1, Pattern::Write);
+    let spec = spec_of(&cell);
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(1));
+    steps.push(pod_list_step(0, ready_status));
+    steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
+    steps.push(job_status_step(json!([{
+        "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+        "message": "Job has reached the specified backoff limit",
+    }])));
+    steps.push(client_pod_step(
+        "Failed",
+        json!({ "terminated": { "exitCode": 1, "reason": "Error" } }),
+    ));
+    steps.push(
+        step(
+            "GET",
+            "/api/v1/namespaces/*/pods/fio-client-x7k2p/log",
+            Reply::Text("fio: connect: Connection refused\nfio: client: unable to connect to server 10.244.1.10,8765\n".into()),
+        )
+        .with_query("tailLines=40"),
+    );
+    steps.extend(delete_steps());
+
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    let run_dir = temp_dir("jobfail");
+    let err = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect_err("the Job failed");
+    let seen = api.finish(fixture);
+    match &err {
+        Error::Fio { message, tail } => {
+            assert!(
+                message.contains("failed: BackoffLimitExceeded"),
+                "{message}"
+            );
+            assert!(
+                message.contains("container fio terminated: Error (exit 1)"),
+                "{message}"
+            );
+            assert!(
+                tail.contains("unable to connect to server 10.244.1.10,8765"),
+                "{tail}"
+            );
+        }
+        other => panic!("expected Error::Fio, got {other:?}"),
+    }
+    assert_namespace_deleted(&seen);
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
+#[test]
+fn server_pod_that_fails_to_start_stops_the_wait_at_once() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let failed = |_| {
+        json!({
+            "phase": "Failed", "reason": "NodeAffinity",
+            "message": "Pod was rejected: Predicate NodeAffinity failed",
+        })
+    };
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(1));
+    steps.push(pod_list_step(0, failed));
+    steps.push(
+        step_with("GET", "/api/v1/namespaces/*/pods", move |_, seen| {
+            Reply::Json(
+                200,
+                list(
+                    "PodList",
+                    "v1",
+                    vec![with_status(created_pod(seen, "fio-server-0"), failed(0))],
+                ),
+            )
+        })
+        .with_query("app.kubernetes.io/component=server"),
+    );
+    steps.push(step(
+        "GET",
+        "/api/v1/namespaces/*/events",
+        Reply::Json(200, list("EventList", "v1", vec![])),
+    ));
+    steps.extend(delete_steps());
+    let (client, api) = mock(steps);
+    let options = KubernetesOptions {
+        ready_timeout: Duration::from_secs(60),
+        ..short_options()
+    };
+    let mut fixture = KubernetesFixture::with_client(spec, client, options);
+    let run_dir = temp_dir("podfail");
+    let started = std::time::Instant::now();
+    let err = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect_err("the pod failed");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "no waiting for the timeout"
+    );
+    let seen = api.finish(fixture);
+    let text = err.to_string();
+    assert!(text.contains("stopped instead of becoming Ready"), "{text}");
+    assert!(
+        text.contains("phase Failed (NodeAffinity: Pod was rejected"),
+        "{text}"
+    );
+    assert_namespace_deleted(&seen);
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
+#[test]
+fn node_selector_picks_ready_schedulable_nodes_by_name() {
+    let cell = cell("pvc", 8, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps: Vec<Step> = preflight_steps(&spec)
+        .into_iter()
+        .filter(|s| s.path != "/api/v1/nodes")
+        .collect();
+    let labels = json!({ "iogate/worker": "true" });
+    let mut cordoned = node("worker-0", true, labels.clone());
+    cordoned["spec"]["unschedulable"] = json!(true);
+    steps.push(
+        step(
+            "GET",
+            "/api/v1/nodes",
+            Reply::Json(
+                200,
+                list(
+                    "NodeList",
+                    "v1",
+                    vec![
+                        node("worker-3", false, labels.clone()),
+                        node("worker-2", true, labels.clone()),
+                        cordoned,
+                        node("worker-1", true, labels),
+                    ],
+                ),
+            ),
+        )
+        .with_query("labelSelector=iogate/worker=true"),
+    );
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    let info = fixture.preflight().expect("preflight");
+    api.finish(fixture);
+    assert_eq!(info.handler.as_deref(), Some("runc (no RuntimeClass)"));
+    assert_eq!(info.hosts, ["worker-1", "worker-2"]);
+    assert!(
+        info.notes
+            .iter()
+            .any(|n| n.contains("matching `iogate/worker=true`")),
+        "{:?}",
+        info.notes
+    );
+    assert!(
+        info.notes
+            .iter()
+            .any(|n| n.contains("PersistentVolumeClaim beegfs-rwx")),
+        "{:?}",
+        info.notes
+    );
+}
+
+#[test]
+fn named_node_without_kata_is_missing() {
+    let cell = cell("kata", 8, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps: Vec<Step> = preflight_steps(&spec)
+        .into_iter()
+        .filter(|s| s.path != "/api/v1/nodes")
+        .collect();
+    let kata = json!({ "katacontainers.io/kata-runtime": "true" });
+    steps.push(step(
+        "GET",
+        "/api/v1/nodes",
+        Reply::Json(
+            200,
+            list(
+                "NodeList",
+                "v1",
+                vec![
+                    node("worker-1", true, kata),
+                    node("worker-2", true, json!({})),
+                ],
+            ),
+        ),
+    ));
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    let err = fixture.preflight().expect_err("worker-2 has no Kata");
+    api.finish(fixture);
+    let text = err.to_string();
+    assert!(matches!(err, Error::Missing { .. }), "{text}");
+    assert!(
+        text.contains("RuntimeClass kata-qemu on worker node `worker-2`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("katacontainers.io/kata-runtime=true"),
+        "{text}"
+    );
+}
+
+#[test]
+fn sweep_deletes_labelled_namespaces_not_already_going() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let ns = |name: &str, terminating: bool| {
+        let mut v = json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": { "name": name, "labels": { "app.kubernetes.io/managed-by": "iogate" } },
+        });
+        if terminating {
+            v["metadata"]["deletionTimestamp"] = json!("2025-06-01T00:00:00Z");
+        }
+        v
+    };
+    let steps = vec![
+        step(
+            "GET",
+            "/api/v1/namespaces",
+            Reply::Json(
+                200,
+                list(
+                    "NamespaceList",
+                    "v1",
+                    vec![
+                        ns("iogate-kata-c8-read-aaaa1111", false),
+                        ns("iogate-kata-c8-read-bbbb2222", true),
+                    ],
+                ),
+            ),
+        )
+        .with_query("labelSelector=app.kubernetes.io/managed-by=iogate"),
+        step(
+            "DELETE",
+            "/api/v1/namespaces/iogate-kata-c8-read-aaaa1111",
+            Reply::Json(200, ns("iogate-kata-c8-read-aaaa1111", true)),
+        ),
+    ];
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec_of(&cell), client, short_options());
+    fixture.sweep().expect("sweep");
+    api.finish(fixture);
+}
+
+/// Runs in a child process (env is process-global): no KUBECONFIG file, an empty HOME, not in a pod.
+#[test]
+fn no_kubeconfig_is_missing() {
+    let home = temp_dir("home");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "no_kubeconfig_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("IOGATE_K8S_CHILD", "1")
+        .env("KUBECONFIG", home.join("does-not-exist.yaml"))
+        .env("HOME", &home)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "the child test ran: {stdout}");
+    std::fs::remove_dir_all(home).ok();
+}
+
+/// The child half of [`no_kubeconfig_is_missing`]; does nothing when run directly.
+#[test]
+fn no_kubeconfig_child() {
+    if std::env::var_os("IOGATE_K8S_CHILD").is_none() {
+        return;
+    }
+    let cell = cell("kata", 1, Pattern::Read);
+    let mut fixture = KubernetesFixture::new(spec_of(&cell));
+    match fixture.preflight() {
+        Err(Error::Missing { what, how }) => {
+            assert_eq!(what, "a Kubernetes cluster (no kubeconfig)");
+            assert!(
+                how.contains("KUBECONFIG") && how.contains("skipped"),
+                "{how}"
+            );
+        }
+        other => panic!("expected Missing, got {other:?}"),
+    }
+    // Nothing to sweep without a cluster.
+    fixture.sweep().expect("sweep without a cluster is a no-op");
+}
+
+/// A real kata-qemu cell on the current kubeconfig: 2 clients over 2 nodes, 5 s of randread.
+/// `IOGATE_K8S_NODES=a,b` names the nodes (default: the Ready untainted ones), `IOGATE_K8S_TARGET` the
+/// shared directory on them (default /mnt/beegfs/iogate), `IOGATE_K8S_IMAGE` the fio image.
+#[test]
+#[ignore = "needs cluster: runs a real kata-qemu cell on the current kubeconfig"]
+fn real_cluster_kata_cell() {
+    let target = std::env::var("IOGATE_K8S_TARGET").unwrap_or_else(|_| "/mnt/beegfs/iogate".into());
+    let nodes = std::env::var("IOGATE_K8S_NODES").unwrap_or_default();
+    let mut runtime = "{ runtime_class: kata-qemu".to_owned();
+    if !nodes.is_empty() {
+        runtime += &format!(", node_names: [{nodes}]");
+    }
+    if let Ok(image) = std::env::var("IOGATE_K8S_IMAGE") {
+        runtime += &format!(", image: \"{image}\"");
+    }
+    runtime += " }";
+    let text = format!(
+        "name: lab-kata\ntarget: {target}\nruntimes:\n  - name: kata\n    kubernetes: {runtime}\nclients: [2]\nnodes: 2\n\
+         workload: {{ patterns: [randread], bs: 64k, threads: 1, size: 64m, runtime: 5s }}\n"
+    );
+    let file = MatrixFile::parse(Path::new("lab-kata.yaml"), &text).expect("matrix");
+    let cell = file.cells().remove(0);
+    let mut fixture = KubernetesFixture::new(spec_of(&cell));
+    fixture.sweep().expect("sweep");
+    let info = fixture.preflight().expect("preflight");
+    eprintln!("{info:#?}");
+    let run_dir = temp_dir("real");
+    let dir = cell_dir(&run_dir, &cell);
+    let out = fixture.run(&cell, 1, &dir).expect("run");
+    let raw = std::fs::read_to_string(run_dir.join(&out.json)).unwrap();
+    let json = &raw[raw.find('{').expect("JSON in the client log")..];
+    assert!(json.contains("\"client_stats\""), "{raw}");
+    std::fs::remove_dir_all(run_dir).ok();
+}
