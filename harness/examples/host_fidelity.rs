@@ -2,8 +2,9 @@
 //!
 //! Runs the same randread job alternately as a host cell (fio servers in a network namespace,
 //! driven by `fio --client`) and as plain `fio`, and prints the bandwidth ratio per pair and its
-//! median (goal ≥ 0.98), then the fixed overhead per cell: wall time outside fio's own runtime
-//! (goal ≤ 1 s).
+//! median (goal ≥ 0.98), then the fixed overhead per cell: the cell's wall time minus the wall
+//! time of plain fio running the same job (goal ≤ 1 s), split into what fio's own client/server
+//! mode costs (a bare `fio --client` against a waiting loopback server) and what the harness adds.
 //!
 //! `cargo run --release -p iogate-harness --example host_fidelity [PAIRS]`
 
@@ -48,8 +49,6 @@ workload:
     let file = MatrixFile::load(&path).unwrap();
     let cell = file.cells().remove(0);
     let mut session = Session::open_in(&work.join("results"), "fidelity", file.clone()).unwrap();
-    let fio_seconds = 4.0;
-
     // Lay the files out once, outside the measurement.
     let warm = session.run_cell(&cell).unwrap();
     assert!(warm.bw_bytes.is_some(), "{:?}", warm.reason);
@@ -58,8 +57,10 @@ workload:
     let text = iogate::fio::job::render(&cell, &cell.client_dir(0).display().to_string()).unwrap();
     std::fs::write(&job, text).unwrap();
 
-    let (mut ratios, mut overheads) = (Vec::new(), Vec::new());
-    println!("pair  harness MiB/s  plain MiB/s  ratio  cell overhead s");
+    let (mut ratios, mut overheads, mut harness_only) = (Vec::new(), Vec::new(), Vec::new());
+    println!(
+        "pair  harness MiB/s  plain MiB/s  ratio  cell s  plain fio s  bare client/server s  overhead s"
+    );
     for i in 0..pairs {
         let started = Instant::now();
         let record = session.run_cell(&cell).unwrap();
@@ -67,15 +68,19 @@ workload:
         let harness_bw = record
             .bw_bytes
             .unwrap_or_else(|| panic!("{:?}", record.reason));
+        let plain_started = Instant::now();
         let plain_bw = plain_fio(&job, &work.join("plain.json"));
+        let plain_wall = plain_started.elapsed().as_secs_f64();
+        let cs_wall = bare_client_server(&job, &work.join("cs.json"));
         let ratio = harness_bw / plain_bw;
         ratios.push(ratio);
-        overheads.push(wall - fio_seconds);
+        overheads.push(wall - plain_wall);
+        harness_only.push(wall - cs_wall);
         println!(
-            "{i:>4}  {:>13.1}  {:>11.1}  {ratio:>5.3}  {:>15.2}",
+            "{i:>4}  {:>13.1}  {:>11.1}  {ratio:>5.3}  {wall:>6.2}  {plain_wall:>11.2}  {cs_wall:>20.2}  {:>10.2}",
             harness_bw / 1048576.0,
             plain_bw / 1048576.0,
-            wall - fio_seconds
+            wall - plain_wall
         );
     }
     println!(
@@ -83,11 +88,48 @@ workload:
         median(ratios)
     );
     println!(
-        "median fixed overhead per cell: {:.2} s (goal <= 1 s; includes namespace setup, server start, \
-         fio's own startup and result persistence)",
+        "median fixed overhead per cell: {:.2} s (goal <= 1 s; namespace setup, server start, \
+         client/server handshake, result persistence)",
         median(overheads)
     );
+    println!(
+        "  of which the harness (namespaces, servers, persistence): {:.2} s; the rest is fio's client/server mode",
+        median(harness_only)
+    );
     let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Wall time of `fio --client` against a loopback `fio --server` that is already listening.
+fn bare_client_server(job: &Path, out: &Path) -> f64 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("fio")
+        .arg(format!("--server=ip:127.0.0.1,{port}"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = iogate::fio::client::ServerAddr::Ip {
+        host: "127.0.0.1".into(),
+        port,
+    };
+    addr.wait_ready(std::time::Duration::from_secs(5)).unwrap();
+    let started = Instant::now();
+    let status = std::process::Command::new("fio")
+        .arg("--output-format=json+")
+        .arg(format!("--output={}", out.display()))
+        .arg(format!("--client={}", addr.fio_arg()))
+        .arg(job)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(status.success());
+    wall
 }
 
 /// Runs plain fio on the job file and returns the summed read bandwidth in bytes/s.

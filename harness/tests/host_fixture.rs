@@ -201,6 +201,18 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
             cell.name
         );
     }
+    // Files are laid out once per (runtime, clients) group and reused by the next pattern.
+    let logs: Vec<String> = file
+        .cells()
+        .iter()
+        .map(|c| {
+            let log = session.dir().join("cells").join(c.slug()).join("r1.client.log");
+            std::fs::read_to_string(log).unwrap()
+        })
+        .collect();
+    assert!(logs[0].contains("Laying out IO file"), "{}", logs[0]);
+    assert!(!logs[1].contains("Laying out IO file"), "{}", logs[1]);
+
     let summary = iogate::result::Summary::load(&session.dir().join("summary.json")).unwrap();
     assert_eq!(summary.cells.len(), 2);
     let env: serde_json::Value = serde_json::from_str(
