@@ -119,13 +119,14 @@ fn clat2csv_percentiles(raw_json: &Path, direction: &str, percentiles: &[f64]) -
     percentiles
         .iter()
         .map(|p| {
-            let threshold = p / 100.0 * total as f64;
+            // fio compares in x87 long double; fio_threshold reproduces that rounding exactly.
+            let threshold = iogate::fio::histogram::fio_threshold(*p, total);
             let mut running = 0;
             *bins
                 .iter()
                 .find(|(_, c)| {
                     running += **c;
-                    running as f64 >= threshold
+                    running >= threshold
                 })
                 .unwrap()
                 .0
@@ -206,7 +207,11 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
         .cells()
         .iter()
         .map(|c| {
-            let log = session.dir().join("cells").join(c.slug()).join("r1.client.log");
+            let log = session
+                .dir()
+                .join("cells")
+                .join(c.slug())
+                .join("r1.client.log");
             std::fs::read_to_string(log).unwrap()
         })
         .collect();
