@@ -59,7 +59,7 @@ enum Command {
     },
     /// Print the JSON Schema of the matrix format.
     Schema,
-    /// Remove leftovers of crashed runs: network namespaces and labelled containers.
+    /// Remove leftovers of crashed runs: network namespaces, labelled containers, microVMs.
     Clean,
 }
 
@@ -176,6 +176,8 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
                 Ok(n) => println!("removed {n} labelled containers and stray gVisor processes"),
                 Err(e) => println!("containers not swept: {e}"),
             }
+            iogate::fixture::microvm::vm::sweep()?;
+            println!("removed microVMs and virtiofsd left by exited iogate processes");
         }
     }
     Ok(ExitCode::SUCCESS)
