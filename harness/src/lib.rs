@@ -2,9 +2,11 @@
 //!
 //! The data path: [`matrix`] → cells → [`fio::job`] → fixture → raw output → merged result → gate → report.
 
+pub mod baseline;
 pub mod error;
 pub mod fio;
 pub mod fixture;
+pub mod gate;
 pub mod matrix;
 pub mod report;
 pub mod result;

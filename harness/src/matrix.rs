@@ -32,6 +32,9 @@ pub struct Matrix {
     pub nodes: NodeCount,
     /// The I/O every client performs.
     pub workload: Workload,
+    /// Performance gates over this matrix's cells, one test each per client count (see `docs/gates.md`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<crate::gate::GateSpec>,
 }
 
 fn one_node() -> NodeCount {
@@ -82,7 +85,9 @@ fn one() -> u32 {
 }
 
 /// fio access pattern (`rw=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Pattern {
     /// Sequential read.
@@ -140,7 +145,7 @@ pub struct Runtime {
     pub clients: Option<Vec<ClientCount>>,
 }
 
-/// A runtime as written: a name and exactly one of `host`, `docker`, `kubernetes`.
+/// A runtime as written: a name and exactly one of `host`, `docker`, `kubernetes`, `microvm`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RuntimeDef {
@@ -155,6 +160,9 @@ struct RuntimeDef {
     /// fio server pods on a Kubernetes cluster, with an optional RuntimeClass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kubernetes: Option<KubernetesRuntime>,
+    /// One qemu microVM per client with Kata's storage path (virtio-9p or virtio-fs), on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    microvm: Option<MicrovmRuntime>,
     /// Lab-only runtime: its cells are ignored unless `--ignored` is given.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     lab: bool,
@@ -169,13 +177,15 @@ struct RuntimeDef {
 impl TryFrom<RuntimeDef> for Runtime {
     type Error = String;
     fn try_from(def: RuntimeDef) -> Result<Self, String> {
-        let kind = match (def.host, def.docker, def.kubernetes) {
-            (Some(h), None, None) => RuntimeKind::Host(h),
-            (None, Some(d), None) => RuntimeKind::Docker(d),
-            (None, None, Some(k)) => RuntimeKind::Kubernetes(k),
+        let kind = match (def.host, def.docker, def.kubernetes, def.microvm) {
+            (Some(h), None, None, None) => RuntimeKind::Host(h),
+            (None, Some(d), None, None) => RuntimeKind::Docker(d),
+            (None, None, Some(k), None) => RuntimeKind::Kubernetes(k),
+            (None, None, None, Some(m)) => RuntimeKind::Microvm(m),
             _ => {
                 return Err(format!(
-                    "runtime `{}`: expected exactly one of `host: {{}}`, `docker: {{...}}`, `kubernetes: {{...}}`",
+                    "runtime `{}`: expected exactly one of `host: {{}}`, `docker: {{...}}`, `kubernetes: {{...}}`, \
+                     `microvm: {{...}}`",
                     def.name
                 ));
             }
@@ -193,16 +203,19 @@ impl TryFrom<RuntimeDef> for Runtime {
 impl From<Runtime> for RuntimeDef {
     fn from(r: Runtime) -> RuntimeDef {
         let (mut host, mut docker, mut kubernetes) = (None, None, None);
+        let mut microvm = None;
         match r.kind {
             RuntimeKind::Host(h) => host = Some(h),
             RuntimeKind::Docker(d) => docker = Some(d),
             RuntimeKind::Kubernetes(k) => kubernetes = Some(k),
+            RuntimeKind::Microvm(m) => microvm = Some(m),
         }
         RuntimeDef {
             name: r.name,
             host,
             docker,
             kubernetes,
+            microvm,
             lab: r.lab,
             optional: r.optional,
             clients: r.clients,
@@ -220,15 +233,18 @@ pub enum RuntimeKind {
     Docker(DockerRuntime),
     /// fio server pods on Kubernetes.
     Kubernetes(KubernetesRuntime),
+    /// One qemu microVM per client (Kata's storage path on one machine).
+    Microvm(MicrovmRuntime),
 }
 
 impl RuntimeKind {
-    /// `host`, `docker` or `kubernetes`.
+    /// `host`, `docker`, `kubernetes` or `microvm`.
     pub fn as_str(&self) -> &'static str {
         match self {
             RuntimeKind::Host(_) => "host",
             RuntimeKind::Docker(_) => "docker",
             RuntimeKind::Kubernetes(_) => "kubernetes",
+            RuntimeKind::Microvm(_) => "microvm",
         }
     }
 }
@@ -280,7 +296,7 @@ pub struct KubernetesRuntime {
     /// fio image the pods run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
-    /// Run the fio servers in the node's network and PID namespaces (the "bare metal" reference).
+    /// Run the fio servers in the node's network namespace (`hostNetwork`), ports 8765 + slot.
     #[serde(default)]
     pub host_network: bool,
     /// Where the target lives on the nodes.
@@ -306,6 +322,266 @@ pub enum KubernetesVolume {
         /// Claim name.
         claim: String,
     },
+}
+
+/// microVM runtime options, as written:
+/// `microvm: { shared_fs: 9p, msize: 512000, cache: mmap, vcpus: 1, memory: 1GiB, accel: auto }`.
+///
+/// One qemu VM per client boots Debian's kernel with an initramfs the harness builds; the client's
+/// directory is shared into the guest over virtio-9p or virtio-fs (virtiofsd), as Kata does, and the
+/// guest runs `fio --server`. Defaults follow Kata: 9p `msize` 8192 with `cache: mmap` (Kata 1.x),
+/// virtio-fs `cache: auto` (Kata 2.x).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "MicrovmDef", into = "MicrovmDef")]
+#[schemars(with = "MicrovmDef")]
+pub struct MicrovmRuntime {
+    /// How the client's directory reaches the guest.
+    pub shared_fs: SharedFs,
+    /// Virtual CPUs per VM (1 to 64).
+    pub vcpus: u32,
+    /// Guest memory (256 MiB to 64 GiB, whole MiB).
+    pub memory: ByteSize,
+    /// Accelerator: `kvm` when it works, else `tcg` (`auto`), or forced.
+    pub accel: Accel,
+    /// How long a VM may take from qemu's start to a listening fio server; default 120 s.
+    pub boot_timeout: Option<FioDuration>,
+}
+
+/// How a microVM sees its client's directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedFs {
+    /// virtio-9p (Kata 1.x's default): `mount -t 9p -o trans=virtio,version=9p2000.L,msize=…,cache=…`.
+    NineP {
+        /// Largest 9p message in bytes (4096 to 512000, Linux's virtio transport maximum).
+        msize: u32,
+        /// Guest cache mode: `none`, `loose`, `fscache` or `mmap`.
+        cache: CacheMode,
+    },
+    /// virtio-fs with virtiofsd (Kata 2.x's default).
+    VirtioFs {
+        /// virtiofsd's cache policy: `auto`, `always`, `never` or `metadata`.
+        cache: CacheMode,
+    },
+}
+
+impl SharedFs {
+    /// `9p` or `virtio-fs`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SharedFs::NineP { .. } => "9p",
+            SharedFs::VirtioFs { .. } => "virtio-fs",
+        }
+    }
+
+    /// The cache mode.
+    pub fn cache(&self) -> CacheMode {
+        match self {
+            SharedFs::NineP { cache, .. } | SharedFs::VirtioFs { cache } => *cache,
+        }
+    }
+}
+
+/// The kind of shared file system, as written in `shared_fs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum SharedFsKind {
+    /// virtio-9p.
+    #[serde(rename = "9p")]
+    NineP,
+    /// virtio-fs.
+    #[serde(rename = "virtio-fs")]
+    VirtioFs,
+}
+
+/// A shared file system's cache mode: 9p takes `none | loose | fscache | mmap`, virtio-fs
+/// `auto | always | never | metadata`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheMode {
+    /// 9p: no caching.
+    None,
+    /// 9p: cache data and metadata without coherence.
+    Loose,
+    /// 9p: loose plus a persistent fscache.
+    Fscache,
+    /// 9p: cache only mmap'ed pages (Kata 1.x).
+    Mmap,
+    /// virtio-fs: cache with timeouts (Kata 2.x's default).
+    Auto,
+    /// virtio-fs: cache everything.
+    Always,
+    /// virtio-fs: no caching.
+    Never,
+    /// virtio-fs: cache metadata only.
+    Metadata,
+}
+
+impl CacheMode {
+    /// The mode's name, as 9p's mount option or virtiofsd's `--cache`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheMode::None => "none",
+            CacheMode::Loose => "loose",
+            CacheMode::Fscache => "fscache",
+            CacheMode::Mmap => "mmap",
+            CacheMode::Auto => "auto",
+            CacheMode::Always => "always",
+            CacheMode::Never => "never",
+            CacheMode::Metadata => "metadata",
+        }
+    }
+}
+
+/// The accelerator a microVM runtime asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Accel {
+    /// KVM if a probe boot with it works, TCG otherwise (and every cell says so).
+    #[default]
+    Auto,
+    /// KVM only: the runtime is unavailable without a working KVM.
+    Kvm,
+    /// TCG (emulation) even where KVM works.
+    Tcg,
+}
+
+/// Largest 9p `msize` Linux's virtio transport accepts; the guest silently lowers larger values.
+pub const MAX_9P_MSIZE: u32 = 512_000;
+
+/// A microVM runtime as written (flat, validated into [`MicrovmRuntime`]).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MicrovmDef {
+    /// `9p` (virtio-9p) or `virtio-fs` (virtiofsd).
+    shared_fs: SharedFsKind,
+    /// 9p only: largest message in bytes, 4096 to 512000; default 8192 (Kata 1.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    msize: Option<u32>,
+    /// Cache mode: 9p `none | loose | fscache | mmap` (default `mmap`), virtio-fs
+    /// `auto | always | never | metadata` (default `auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache: Option<CacheMode>,
+    /// Virtual CPUs per VM, 1 to 64.
+    #[serde(default = "one")]
+    vcpus: u32,
+    /// Guest memory, 256 MiB to 64 GiB in whole MiB; default 1GiB.
+    #[serde(default = "default_vm_memory")]
+    memory: ByteSize,
+    /// `auto` (KVM if a probe boot works, else TCG), `kvm` or `tcg`.
+    #[serde(default)]
+    accel: Accel,
+    /// Boot-to-ready limit per VM; default 120s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    boot_timeout: Option<FioDuration>,
+}
+
+fn default_vm_memory() -> ByteSize {
+    ByteSize::new(1 << 30).expect("non-zero")
+}
+
+impl TryFrom<MicrovmDef> for MicrovmRuntime {
+    type Error = String;
+    fn try_from(def: MicrovmDef) -> Result<Self, String> {
+        let shared_fs = match def.shared_fs {
+            SharedFsKind::NineP => {
+                let msize = def.msize.unwrap_or(8192);
+                if !(4096..=MAX_9P_MSIZE).contains(&msize) {
+                    return Err(format!(
+                        "microvm: msize {msize} is out of range: expected 4096 to {MAX_9P_MSIZE} \
+                         (Linux's virtio 9p transport lowers anything larger without failing)"
+                    ));
+                }
+                let cache = def.cache.unwrap_or(CacheMode::Mmap);
+                if !matches!(
+                    cache,
+                    CacheMode::None | CacheMode::Loose | CacheMode::Fscache | CacheMode::Mmap
+                ) {
+                    return Err(format!(
+                        "microvm: cache `{}` is not a 9p cache mode: expected none, loose, fscache or mmap",
+                        cache.as_str()
+                    ));
+                }
+                SharedFs::NineP { msize, cache }
+            }
+            SharedFsKind::VirtioFs => {
+                if def.msize.is_some() {
+                    return Err("microvm: `msize` applies to `shared_fs: 9p` only".into());
+                }
+                let cache = def.cache.unwrap_or(CacheMode::Auto);
+                if !matches!(
+                    cache,
+                    CacheMode::Auto | CacheMode::Always | CacheMode::Never | CacheMode::Metadata
+                ) {
+                    return Err(format!(
+                        "microvm: cache `{}` is not a virtio-fs cache mode: expected auto, always, never or metadata",
+                        cache.as_str()
+                    ));
+                }
+                SharedFs::VirtioFs { cache }
+            }
+        };
+        if !(1..=64).contains(&def.vcpus) {
+            return Err(format!(
+                "microvm: vcpus {} is out of range: expected 1 to 64",
+                def.vcpus
+            ));
+        }
+        let mem = def.memory.bytes();
+        if !((256 << 20)..=(64 << 30)).contains(&mem) || !mem.is_multiple_of(1 << 20) {
+            return Err(format!(
+                "microvm: memory {} is out of range: expected 256MiB to 64GiB in whole MiB",
+                def.memory
+            ));
+        }
+        if let Some(t) = def.boot_timeout
+            && !(1..=3600).contains(&t.get().as_secs())
+        {
+            return Err(format!(
+                "microvm: boot_timeout {t} is out of range: expected 1s to 1h"
+            ));
+        }
+        Ok(MicrovmRuntime {
+            shared_fs,
+            vcpus: def.vcpus,
+            memory: def.memory,
+            accel: def.accel,
+            boot_timeout: def.boot_timeout,
+        })
+    }
+}
+
+impl From<MicrovmRuntime> for MicrovmDef {
+    fn from(m: MicrovmRuntime) -> MicrovmDef {
+        let (shared_fs, msize) = match m.shared_fs {
+            SharedFs::NineP { msize, .. } => (SharedFsKind::NineP, Some(msize)),
+            SharedFs::VirtioFs { .. } => (SharedFsKind::VirtioFs, None),
+        };
+        MicrovmDef {
+            shared_fs,
+            msize,
+            cache: Some(m.shared_fs.cache()),
+            vcpus: m.vcpus,
+            memory: m.memory,
+            accel: m.accel,
+            boot_timeout: m.boot_timeout,
+        }
+    }
+}
+
+impl MicrovmRuntime {
+    /// A runtime with Kata's defaults for `shared_fs` (1 vCPU, 1 GiB, `accel: auto`).
+    pub fn new(shared_fs: SharedFsKind) -> MicrovmRuntime {
+        MicrovmDef {
+            shared_fs,
+            msize: None,
+            cache: None,
+            vcpus: 1,
+            memory: default_vm_memory(),
+            accel: Accel::Auto,
+            boot_timeout: None,
+        }
+        .try_into()
+        .expect("defaults are valid")
+    }
 }
 
 macro_rules! validated_string {
@@ -367,9 +643,12 @@ impl TryFrom<String> for TargetDir {
     fn try_from(s: String) -> Result<Self, String> {
         crate::fio::job::check_value(&s).map_err(|e| format!("target {s:?}: {e}"))?;
         let path = PathBuf::from(&s);
-        let plain = path
-            .components()
-            .all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_)));
+        let plain = path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
         if !path.is_absolute() || !plain || s.contains(':') || path.parent().is_none() {
             return Err(format!(
                 "invalid target {s:?}: expected an absolute directory below / without `..`, `.` or `:`"
@@ -505,6 +784,8 @@ pub struct MatrixFile {
     pub matrix: Matrix,
     /// SHA-256 of the file's bytes, hex.
     pub hash: String,
+    /// The file's text (copied into every run directory).
+    pub text: String,
 }
 
 impl MatrixFile {
@@ -534,7 +815,22 @@ impl MatrixFile {
             path: path.to_owned(),
             matrix,
             hash,
+            text: text.to_owned(),
         })
+    }
+
+    /// A matrix built in Rust (e.g. from `#[rstest]` fixtures): rendered to YAML, then read back
+    /// with every check a file gets; the path is `<rust:NAME>`.
+    pub fn from_matrix(matrix: &Matrix) -> Result<MatrixFile> {
+        let text = serde_saphyr::to_string(matrix).map_err(|e| Error::Matrix {
+            location: YamlLocation {
+                path: PathBuf::from(format!("<rust:{}>", matrix.name)),
+                line: 0,
+                column: 0,
+            },
+            message: e.to_string(),
+        })?;
+        Self::parse(Path::new(&format!("<rust:{}>", matrix.name)), &text)
     }
 
     /// Every cell, runtime-major: runtime × clients × pattern, in declaration order.
@@ -595,7 +891,10 @@ impl Matrix {
         if self.workload.bs > self.workload.size {
             return fail(
                 "bs",
-                format!("block size {} is larger than size {}", self.workload.bs, self.workload.size),
+                format!(
+                    "block size {} is larger than size {}",
+                    self.workload.bs, self.workload.size
+                ),
             );
         }
         let mut seen = std::collections::BTreeSet::new();
@@ -603,11 +902,15 @@ impl Matrix {
             if !seen.insert(r.name.as_str()) {
                 return fail(
                     "runtimes",
-                    format!("runtime name {:?} appears twice; expected unique names", r.name.as_str()),
+                    format!(
+                        "runtime name {:?} appears twice; expected unique names",
+                        r.name.as_str()
+                    ),
                 );
             }
         }
-        let lists = std::iter::once(&self.clients).chain(self.runtimes.iter().filter_map(|r| r.clients.as_ref()));
+        let lists = std::iter::once(&self.clients)
+            .chain(self.runtimes.iter().filter_map(|r| r.clients.as_ref()));
         for list in lists {
             if list.is_empty() || list.windows(2).any(|p| p[0] >= p[1]) {
                 return fail(
@@ -616,7 +919,7 @@ impl Matrix {
                 );
             }
         }
-        Ok(())
+        crate::gate::check_gates(self, path, text)
     }
 }
 
@@ -646,4 +949,96 @@ fn first_line(message: &str) -> String {
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(Matrix);
     serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
+}
+
+/// Constructors for matrices written in Rust; each value gets the same checks as in YAML.
+impl Matrix {
+    /// A matrix of `runtimes` × `clients` × the workload's patterns, over `nodes` worker nodes.
+    pub fn new(
+        name: &str,
+        target: &str,
+        runtimes: Vec<Runtime>,
+        clients: &[u32],
+        nodes: u32,
+        workload: Workload,
+    ) -> std::result::Result<Matrix, String> {
+        Ok(Matrix {
+            name: JobName::try_from(name.to_owned())?,
+            description: None,
+            target: TargetDir::try_from(target.to_owned())?,
+            lab: false,
+            runtimes,
+            clients: clients
+                .iter()
+                .map(|&c| ClientCount::try_from(c))
+                .collect::<std::result::Result<_, _>>()?,
+            nodes: NodeCount::try_from(nodes)?,
+            workload,
+            gates: Vec::new(),
+        })
+    }
+}
+
+impl Runtime {
+    /// A runtime of any kind, not lab-only, not optional.
+    pub fn new(name: &str, kind: RuntimeKind) -> std::result::Result<Runtime, String> {
+        Ok(Runtime {
+            name: RuntimeName::try_from(name.to_owned())?,
+            kind,
+            lab: false,
+            optional: false,
+            clients: None,
+        })
+    }
+
+    /// fio servers on this machine, one network namespace per worker node.
+    pub fn host(name: &str) -> std::result::Result<Runtime, String> {
+        Self::new(name, RuntimeKind::Host(HostRuntime::default()))
+    }
+
+    /// fio servers in Docker containers under the OCI runtime `handler` (`runc`, `runsc`, ...).
+    pub fn docker(name: &str, handler: &str) -> std::result::Result<Runtime, String> {
+        Self::new(
+            name,
+            RuntimeKind::Docker(DockerRuntime {
+                handler: handler.to_owned(),
+                image: None,
+            }),
+        )
+    }
+}
+
+impl Workload {
+    /// The study's workload shape (4 threads, buffered, psync, queue depth 1) with the given
+    /// patterns, block size and size per thread, e.g. `Workload::new(&[Pattern::Read], "64k", "32GiB")`.
+    pub fn new(
+        patterns: &[Pattern],
+        bs: &str,
+        size: &str,
+    ) -> std::result::Result<Workload, String> {
+        Ok(Workload {
+            patterns: patterns.to_vec(),
+            bs: bs.parse()?,
+            threads: four(),
+            size: size.parse()?,
+            direct: false,
+            ioengine: IoEngine::default(),
+            iodepth: 1,
+            runtime: None,
+            ramp: None,
+            repetitions: 1,
+            options: FioOptions::default(),
+        })
+    }
+
+    /// Makes the run time-based: `runtime` of measurement after `ramp` of warm-up (e.g. "3s", "1s").
+    pub fn timed(
+        mut self,
+        runtime: &str,
+        ramp: Option<&str>,
+    ) -> std::result::Result<Workload, String> {
+        self.runtime = Some(runtime.parse()?);
+        self.ramp = ramp.map(str::parse).transpose()?;
+        Ok(self)
+    }
 }

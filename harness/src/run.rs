@@ -331,10 +331,10 @@ impl Session {
         let entries = std::fs::read_dir(&cells_dir).map_err(|e| Error::io(&cells_dir, e))?;
         for entry in entries.flatten() {
             let path = entry.path().join("result.json");
-            if let Ok(text) = std::fs::read_to_string(&path) {
-                if let Ok(record) = serde_json::from_str::<CellRecord>(&text) {
-                    cells.push(record);
-                }
+            if let Ok(text) = std::fs::read_to_string(&path)
+                && let Ok(record) = serde_json::from_str::<CellRecord>(&text)
+            {
+                cells.push(record);
             }
         }
         cells.sort_by(|a, b| a.started_at.cmp(&b.started_at));

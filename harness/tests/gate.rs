@@ -1,0 +1,929 @@
+//! Gates and baselines: the verdict math on synthetic data, YAML errors with their location, the
+//! baseline lifecycle through insta (in child processes, so each step has the insta environment
+//! it needs), and real host runs for an impossible gate and an injected 2× slowdown.
+//!
+//! No test here asserts a performance figure of this machine: the real runs only check that an
+//! impossible bound fails and that a rate cap at half the measured bandwidth is caught.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use iogate::baseline::{self, Baseline, Store, Tolerance, Tolerances};
+use iogate::gate::{
+    self, Decision, Direction, GateSpec, Inconclusive, Method, NoisePrior, Verdict,
+    absolute_interval, normal_quantile, relative_interval, t_quantile,
+};
+use iogate::matrix::{MatrixFile, Pattern};
+use iogate::result::{CellRecord, Latency, Provenance, Repetition, Status};
+use iogate::run::Session;
+use rstest::rstest;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// The default prior: σ(ln) 0.11 worth 7 degrees of freedom.
+fn prior() -> NoisePrior {
+    NoisePrior::default()
+}
+
+/// No prior: the repetitions alone.
+fn data_only() -> NoisePrior {
+    NoisePrior {
+        sigma: 0.11,
+        df: 0.0,
+    }
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * b.abs().max(1.0)
+}
+
+/// A passed record with one repetition per `(bw MiB/s, p99 µs)` pair.
+fn record(name: &str, reps: &[(f64, f64)]) -> CellRecord {
+    let (runtime, clients, pattern) = {
+        let parts: Vec<&str> = name.split('/').collect();
+        let pattern = match parts[3] {
+            "read" => Pattern::Read,
+            "randread" => Pattern::Randread,
+            "write" => Pattern::Write,
+            _ => Pattern::Randwrite,
+        };
+        (parts[1].to_owned(), parts[2][1..].parse().unwrap(), pattern)
+    };
+    let repetitions: Vec<Repetition> = reps
+        .iter()
+        .enumerate()
+        .map(|(i, &(mib, p99_us))| Repetition {
+            bw_bytes: mib * 1048576.0,
+            iops: mib * 16.0,
+            lat_ns: Latency {
+                p50: (p99_us * 100.0) as u64,
+                p90: (p99_us * 500.0) as u64,
+                p99: (p99_us * 1000.0) as u64,
+                p99_9: (p99_us * 2000.0) as u64,
+            },
+            raw: format!("cells/x/r{}.json", i + 1),
+        })
+        .collect();
+    CellRecord {
+        name: name.to_owned(),
+        runtime,
+        kind: "host".into(),
+        clients,
+        nodes: 1,
+        placement: vec![clients],
+        pattern,
+        status: Status::Passed,
+        reason: None,
+        bw_bytes: Some(repetitions.iter().map(|r| r.bw_bytes).sum::<f64>() / reps.len() as f64),
+        iops: Some(repetitions.iter().map(|r| r.iops).sum::<f64>() / reps.len() as f64),
+        lat_ns: repetitions.first().map(|r| r.lat_ns),
+        ios: Some(1000),
+        repetitions,
+        raw: Vec::new(),
+        logs: Vec::new(),
+        histogram: None,
+        provenance: Provenance::default(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+        duration_s: 1.0,
+    }
+}
+
+const MATRIX: &str = "\
+name: syn
+target: /var/tmp/iogate/syn
+clients: [1, 8]
+runtimes:
+  - name: host
+    host: {}
+  - name: kata
+    docker: { handler: kata-runtime }
+workload:
+  patterns: [read, randread]
+  bs: 64k
+  size: 4m
+";
+
+fn parse(text: &str) -> iogate::Result<MatrixFile> {
+    MatrixFile::parse(Path::new("m.yaml"), text)
+}
+
+fn synthetic_matrix(gates: &str) -> MatrixFile {
+    parse(&format!("{MATRIX}gates:\n{gates}")).unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdict math on synthetic data.
+
+#[rstest]
+#[case(0.975, 1.0, 12.7062)]
+#[case(0.975, 2.0, 4.3027)]
+#[case(0.975, 5.0, 2.5706)]
+#[case(0.975, 30.0, 2.0423)]
+#[case(0.95, 10.0, 1.8125)]
+#[case(0.995, 3.0, 5.8409)]
+fn t_quantiles_match_tables(#[case] p: f64, #[case] df: f64, #[case] expected: f64) {
+    let t = t_quantile(p, df);
+    assert!(
+        close(t, expected, 1e-4),
+        "t({p}, {df}) = {t}, expected {expected}"
+    );
+    assert!(close(t_quantile(1.0 - p, df), -expected, 1e-4));
+}
+
+#[test]
+fn normal_quantile_matches_tables() {
+    assert!(close(normal_quantile(0.975), 1.959964, 1e-6));
+    assert!(close(normal_quantile(0.5), 0.0, 1e-9));
+    assert!(close(normal_quantile(0.001), -3.090232, 1e-6));
+}
+
+#[test]
+fn paired_interval_has_the_t_width_on_log_differences() {
+    // ln(subject) − ln(reference) = 0.1, 0.2, 0.3 → mean 0.2, s = 0.1.
+    let reference = [100.0, 200.0, 400.0];
+    let subject: Vec<f64> = reference
+        .iter()
+        .zip([0.1f64, 0.2, 0.3])
+        .map(|(r, d)| r * d.exp())
+        .collect();
+    // Data alone: t(0.975, 2) = 4.3027, half width t·s/√k.
+    let i = relative_interval(&subject, &reference, 0.95, data_only()).unwrap();
+    assert_eq!(i.method, Method::PairedT);
+    assert_eq!((i.k, i.df), (3, 2.0));
+    let half = 4.302653 * 0.1 / 3f64.sqrt();
+    assert!(close(i.estimate, 0.2, 1e-9), "{i:?}");
+    assert!(close(i.hi - i.estimate, half, 1e-5), "{i:?}");
+    assert!(close(i.estimate - i.lo, half, 1e-5), "{i:?}");
+    assert!(close(i.spread, 0.1, 1e-9) && close(i.observed, 0.1, 1e-9));
+    // With the prior (σ 0.11 per side → 0.11·√2 per difference, 7 df) pooled in:
+    // s² = (7·2·0.11² + 2·0.1²) / 9, t(0.975, 9) = 2.2622.
+    let p = relative_interval(&subject, &reference, 0.95, prior()).unwrap();
+    let pooled = ((7.0 * 2.0 * 0.11f64.powi(2) + 2.0 * 0.01) / 9.0).sqrt();
+    assert_eq!(p.df, 9.0);
+    assert!(close(p.spread, pooled, 1e-12), "{p:?}");
+    assert!(
+        close(p.hi - p.estimate, 2.262157 * pooled / 3f64.sqrt(), 1e-5),
+        "{p:?}"
+    );
+    // Wider at 99 %.
+    let wide = relative_interval(&subject, &reference, 0.99, prior()).unwrap();
+    assert!(wide.hi - wide.lo > p.hi - p.lo);
+}
+
+#[test]
+fn one_repetition_uses_the_prior_alone() {
+    // k = 1 each: s = σ·√2, df = 7, t(0.975, 7) = 2.3646.
+    let i = relative_interval(&[90.0], &[100.0], 0.95, prior()).unwrap();
+    assert!(
+        close(i.hi - i.estimate, 2.364624 * 0.11 * 2f64.sqrt(), 1e-5),
+        "{i:?}"
+    );
+    assert_eq!(i.observed, 0.0);
+    // Without a prior one repetition cannot decide anything.
+    let none = relative_interval(&[10.0], &[100.0], 0.95, data_only()).unwrap();
+    assert!(none.lo.is_infinite() && none.hi.is_infinite());
+    assert_eq!(none.verdict(Direction::AtLeast, 0.5), Verdict::Inconclusive);
+    // More repetitions of quiet data give a narrower interval than one (no k = 2 cliff).
+    let one = relative_interval(&[100.0], &[100.0], 0.95, prior()).unwrap();
+    let two = relative_interval(&[100.0, 101.0], &[100.0, 100.5], 0.95, prior()).unwrap();
+    assert!(two.hi - two.lo < one.hi - one.lo, "{one:?} {two:?}");
+}
+
+#[test]
+fn intervals_are_symmetric_on_the_log_scale() {
+    let a = [812.0, 790.0, 840.0, 801.0];
+    let b = [3020.0, 2950.0, 3100.0, 2990.0];
+    let ab = relative_interval(&a, &b, 0.95, prior()).unwrap();
+    let ba = relative_interval(&b, &a, 0.95, prior()).unwrap();
+    assert!(close(ab.estimate, -ba.estimate, 1e-12));
+    assert!(close(ab.lo, -ba.hi, 1e-12) && close(ab.hi, -ba.lo, 1e-12));
+    // Halving the subject moves the interval by exactly ln 2, with the same width.
+    let half: Vec<f64> = a.iter().map(|x| x / 2.0).collect();
+    let h = relative_interval(&half, &b, 0.95, prior()).unwrap();
+    assert!(close(ab.estimate - h.estimate, 2f64.ln(), 1e-12));
+    assert!(close(ab.hi - ab.lo, h.hi - h.lo, 1e-12));
+    // A ratio of 2 passes "≤ 2.5x" exactly as a ratio of 1/2 passes "≥ 40%".
+    let twice: Vec<f64> = b.iter().map(|x| x * 2.0).collect();
+    let up = relative_interval(&twice, &b, 0.95, prior()).unwrap();
+    let down = relative_interval(&b, &twice, 0.95, prior()).unwrap();
+    assert_eq!(
+        up.verdict(Direction::AtMost, 2.5),
+        down.verdict(Direction::AtLeast, 0.4)
+    );
+}
+
+#[rstest]
+// Tight data, ratio ≈ 0.5.
+#[case(&[100.0, 102.0, 98.0, 101.0], &[200.0, 198.0, 202.0, 199.0], Direction::AtLeast, 0.3, Verdict::Pass)]
+#[case(&[100.0, 102.0, 98.0, 101.0], &[200.0, 198.0, 202.0, 199.0], Direction::AtLeast, 0.8, Verdict::Fail)]
+#[case(&[100.0, 102.0, 98.0, 101.0], &[200.0, 198.0, 202.0, 199.0], Direction::AtMost, 0.8, Verdict::Pass)]
+#[case(&[100.0, 102.0, 98.0, 101.0], &[200.0, 198.0, 202.0, 199.0], Direction::AtMost, 0.3, Verdict::Fail)]
+// Noisy data, ratio ≈ 0.73, bound 0.7: cannot tell.
+#[case(&[50.0, 100.0, 75.0], &[100.0, 60.0, 140.0], Direction::AtLeast, 0.7, Verdict::Inconclusive)]
+#[case(&[50.0, 100.0, 75.0], &[100.0, 60.0, 140.0], Direction::AtMost, 0.7, Verdict::Inconclusive)]
+// One repetition each: the prior (σ 0.11 per side, 7 df → ±0.37 at 95 %) decides.
+#[case(&[90.0], &[100.0], Direction::AtLeast, 0.8, Verdict::Inconclusive)]
+#[case(&[30.0], &[100.0], Direction::AtLeast, 0.8, Verdict::Fail)]
+#[case(&[100.0], &[100.0], Direction::AtLeast, 0.5, Verdict::Pass)]
+// Different k: Welch.
+#[case(&[100.0, 101.0, 99.0], &[200.0, 201.0, 199.0, 200.0, 202.0], Direction::AtLeast, 0.4, Verdict::Pass)]
+#[case(&[100.0, 101.0, 99.0], &[200.0, 201.0, 199.0, 200.0, 202.0], Direction::AtLeast, 0.7, Verdict::Fail)]
+fn relative_verdicts(
+    #[case] subject: &[f64],
+    #[case] reference: &[f64],
+    #[case] direction: Direction,
+    #[case] bound: f64,
+    #[case] expected: Verdict,
+) {
+    let i = relative_interval(subject, reference, 0.95, prior()).unwrap();
+    assert_eq!(i.verdict(direction, bound), expected, "{i:?}");
+}
+
+#[test]
+fn methods_follow_the_repetitions() {
+    let m = |a: &[f64], b: &[f64]| relative_interval(a, b, 0.95, prior()).unwrap().method;
+    assert_eq!(m(&[1.0, 2.0], &[1.0, 2.0]), Method::PairedT);
+    assert_eq!(m(&[1.0], &[1.0]), Method::PairedT);
+    assert_eq!(m(&[1.0, 2.0], &[1.0, 2.0, 3.0]), Method::Welch);
+    assert_eq!(m(&[1.0], &[1.0, 2.0, 3.0]), Method::Welch);
+    assert_eq!(
+        absolute_interval(&[1.0, 2.0], 0.95, prior())
+            .unwrap()
+            .method,
+        Method::OneSampleT
+    );
+    // Non-positive values have no log: no interval rather than a wrong one.
+    assert!(relative_interval(&[0.0, 1.0], &[1.0, 1.0], 0.95, prior()).is_none());
+    assert!(absolute_interval(&[], 0.95, prior()).is_none());
+}
+
+#[test]
+fn absolute_interval_brackets_the_geometric_mean() {
+    let v = [4.0e6, 5.0e6, 6.0e6];
+    let i = absolute_interval(&v, 0.95, prior()).unwrap();
+    let gm = (4.0f64 * 5.0 * 6.0).cbrt() * 1e6;
+    assert!(close(i.center(), gm, 1e-9));
+    let (lo, hi) = i.range();
+    assert!(lo < gm && gm < hi);
+    assert_eq!(i.verdict(Direction::AtMost, 20e6), Verdict::Pass);
+    assert_eq!(i.verdict(Direction::AtMost, 1e6), Verdict::Fail);
+    assert_eq!(i.verdict(Direction::AtMost, 5.5e6), Verdict::Inconclusive);
+}
+
+#[test]
+fn gate_over_records_builds_rows_and_a_table() {
+    let m = synthetic_matrix(
+        "  - { metric: bw, runtime: kata, reference: host, at_least: 15%, patterns: [read] }\n",
+    );
+    let gate = &m.matrix.gates[0];
+    assert_eq!(gate.label(), "kata-read-bw-ge-15pct-of-host");
+    assert_eq!(
+        gate.trial_name(&m.matrix, 8),
+        "syn/gate/kata-read-bw-ge-15pct-of-host/c8"
+    );
+    assert_eq!(gate.client_counts(&m.matrix), vec![1, 8]);
+    let records = vec![
+        record(
+            "syn/host/c8/read",
+            &[(1000.0, 50.0), (1010.0, 52.0), (990.0, 49.0)],
+        ),
+        record(
+            "syn/kata/c8/read",
+            &[(100.0, 500.0), (104.0, 510.0), (98.0, 490.0)],
+        ),
+    ];
+    let report = gate::evaluate(gate, &m.matrix, Some(8), &records);
+    assert_eq!(report.rows.len(), 1);
+    assert_eq!(report.verdict, Verdict::Fail, "{}", report.table());
+    let Decision::Fail(text) = report.decision() else {
+        panic!("expected a failure")
+    };
+    for needle in [
+        "| pattern | clients | runtime | measured | reference | ratio [95 % CI] | bound | k | spread | verdict |",
+        "| read | 8 | kata |",
+        "≥ 0.15×",
+        "FAIL",
+        "MiB/s (host)",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    // The same gate with kata at 30 % passes.
+    let ok = vec![
+        records[0].clone(),
+        record(
+            "syn/kata/c8/read",
+            &[(300.0, 1.0), (310.0, 1.0), (295.0, 1.0)],
+        ),
+    ];
+    let report = gate::evaluate(gate, &m.matrix, Some(8), &ok);
+    assert_eq!(report.verdict, Verdict::Pass, "{}", report.table());
+    assert!(matches!(report.decision(), Decision::Pass(_)));
+    // A missing cell fails the gate and says which.
+    let report = gate::evaluate(gate, &m.matrix, Some(8), &records[..1]);
+    assert_eq!(report.verdict, Verdict::Fail);
+    assert!(
+        report.table().contains("syn/kata/c8/read has not run"),
+        "{}",
+        report.table()
+    );
+}
+
+#[rstest]
+#[case(Inconclusive::Fail)]
+#[case(Inconclusive::Ignore)]
+fn inconclusive_is_never_a_pass(#[case] policy: Inconclusive) {
+    let m = synthetic_matrix(
+        "  - { metric: p99, runtime: kata, reference: host, at_most: 10x, clients: [1] }\n",
+    );
+    let mut gate = m.matrix.gates[0].clone();
+    gate.inconclusive = policy;
+    // p99 ratio ≈ 10 with a large spread: straddles the bound.
+    let records = vec![
+        record(
+            "syn/host/c1/read",
+            &[(1.0, 100.0), (1.0, 100.0), (1.0, 100.0)],
+        ),
+        record(
+            "syn/kata/c1/read",
+            &[(1.0, 500.0), (1.0, 1000.0), (1.0, 2000.0)],
+        ),
+        record(
+            "syn/host/c1/randread",
+            &[(1.0, 100.0), (1.0, 100.0), (1.0, 100.0)],
+        ),
+        record(
+            "syn/kata/c1/randread",
+            &[(1.0, 900.0), (1.0, 1000.0), (1.0, 1100.0)],
+        ),
+    ];
+    let report = gate::evaluate(&gate, &m.matrix, Some(1), &records);
+    assert_eq!(report.verdict, Verdict::Inconclusive, "{}", report.table());
+    let advice = report.noise_advice().unwrap();
+    assert!(advice.contains("too noisy to decide: k = 3"), "{advice}");
+    assert!(advice.contains("add repetitions"), "{advice}");
+    match (policy, report.decision()) {
+        (Inconclusive::Fail, Decision::Fail(text)) => {
+            assert!(text.contains("too noisy to decide"), "{text}")
+        }
+        (Inconclusive::Ignore, Decision::Ignore(text)) => {
+            assert!(text.contains("inconclusive"), "{text}")
+        }
+        (_, other) => panic!("inconclusive with policy {policy:?} gave {other:?}"),
+    }
+}
+
+#[test]
+fn absolute_gates_cover_every_runtime() {
+    let m = synthetic_matrix("  - { metric: p99, at_most: 5ms, patterns: [randread] }\n");
+    let gate = &m.matrix.gates[0];
+    assert_eq!(gate.label(), "all-randread-p99-le-5ms");
+    let records = vec![
+        record("syn/host/c1/randread", &[(1.0, 100.0), (1.0, 110.0)]),
+        record("syn/kata/c1/randread", &[(1.0, 9000.0), (1.0, 9500.0)]),
+    ];
+    let report = gate::evaluate(gate, &m.matrix, Some(1), &records);
+    let verdicts: Vec<(String, Verdict)> = report
+        .rows
+        .iter()
+        .map(|r| (r.runtime.clone(), r.verdict()))
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            ("host".into(), Verdict::Pass),
+            ("kata".into(), Verdict::Fail)
+        ],
+        "{}",
+        report.table()
+    );
+}
+
+#[test]
+fn skipped_cells_skip_the_gate() {
+    let m = synthetic_matrix(
+        "  - { metric: bw, runtime: kata, reference: host, at_least: 15%, clients: [1] }\n",
+    );
+    let mut skipped = record("syn/kata/c1/read", &[]);
+    skipped.status = Status::Skipped;
+    skipped.reason = Some("runtime `kata` unavailable".into());
+    let mut skipped2 = skipped.clone();
+    skipped2.name = "syn/kata/c1/randread".into();
+    let records = vec![
+        record("syn/host/c1/read", &[(1.0, 1.0)]),
+        record("syn/host/c1/randread", &[(1.0, 1.0)]),
+        skipped,
+        skipped2,
+    ];
+    let report = gate::evaluate(&m.matrix.gates[0], &m.matrix, Some(1), &records);
+    assert_eq!(report.verdict, Verdict::Skipped);
+    assert!(matches!(report.decision(), Decision::Ignore(r) if r.contains("unavailable")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML: shapes and located errors.
+
+#[test]
+fn yaml_shapes_parse() {
+    let g = GateSpec::from_yaml("{ metric: bw, runtime: kata, reference: host, at_least: 15%, patterns: [read], clients: [64] }")
+        .unwrap();
+    assert_eq!(g.direction, Direction::AtLeast);
+    assert!(close(g.bound.value(), 0.15, 1e-12));
+    assert_eq!(g.describe(), "kata read bw ≥ 15% of host at 64 clients");
+    let g = GateSpec::from_yaml("{ metric: p99, runtime: kata, reference: host, at_most: 10x }")
+        .unwrap();
+    assert_eq!(g.describe(), "kata p99 ≤ 10 × host");
+    let g = GateSpec::from_yaml("{ metric: bw, runtime: host, at_least: 100MiB/s }").unwrap();
+    assert!(close(g.bound.value(), 100.0 * 1048576.0, 1e-12));
+    let g = GateSpec::from_yaml("{ metric: p99, at_most: 5ms, inconclusive: ignore }").unwrap();
+    assert!(close(g.bound.value(), 5e6, 1e-12));
+    assert_eq!(g.inconclusive, Inconclusive::Ignore);
+    let g = GateSpec::from_yaml("{ metric: iops, runtime: host, at_least: 20k }").unwrap();
+    assert!(close(g.bound.value(), 20e3, 1e-12));
+    // Round trip through the matrix's serialization.
+    let m = synthetic_matrix(
+        "  - { metric: p99.9, runtime: kata, reference: host, at_most: 20x, confidence: 0.9 }\n",
+    );
+    let yaml = serde_json::to_value(&m.matrix.gates[0]).unwrap();
+    assert_eq!(yaml["at_most"], "20x");
+    assert_eq!(yaml["metric"], "p99.9");
+    assert_eq!(yaml["confidence"], 0.9);
+}
+
+/// The error of a matrix with `gates` appended, and the line it must point at (1-based, counted
+/// in the whole document).
+#[rstest]
+#[case::unknown_key(
+    "  - metric: bw\n    runtime: kata\n    reference: host\n    at_leest: 15%\n",
+    4,
+    "at_leest"
+)]
+#[case::bad_bound(
+    "  - metric: bw\n    runtime: kata\n    reference: host\n    at_least: 15 percent\n",
+    4,
+    "15 percent"
+)]
+#[case::bad_metric("  - metric: p42\n    at_most: 5ms\n", 1, "p42")]
+#[case::ratio_without_reference(
+    "  - metric: bw\n    runtime: host\n    at_least: 15%\n",
+    1,
+    "reference"
+)]
+#[case::unit_mismatch(
+    "  - { metric: p99, runtime: host, at_most: 100MiB/s }\n",
+    1,
+    "does not fit metric"
+)]
+#[case::absolute_bound_on_relative_gate(
+    "  - metric: bw\n    runtime: kata\n    reference: host\n    at_least: 1GiB/s\n",
+    1,
+    "ratio"
+)]
+#[case::both_bounds(
+    "  - metric: bw\n    runtime: host\n    at_least: 1GiB/s\n    at_most: 2GiB/s\n",
+    1,
+    "exactly one"
+)]
+#[case::unknown_runtime(
+    "  - metric: bw\n    at_least: 1GiB/s\n  - metric: bw\n    runtime: kat\n    reference: host\n    at_least: 15%\n",
+    4,
+    "unknown runtime `kat`"
+)]
+#[case::unknown_client_count(
+    "  - metric: bw\n    runtime: kata\n    reference: host\n    at_least: 15%\n    clients: [64]\n",
+    5,
+    "64 clients"
+)]
+#[case::pattern_not_in_workload(
+    "  - { metric: bw, runtime: kata, reference: host, at_least: 15%, patterns: [write] }\n",
+    1,
+    "pattern `write`"
+)]
+#[case::duplicate(
+    "  - { metric: bw, at_least: 1GiB/s }\n  - { metric: bw, at_least: 1GiB/s }\n",
+    2,
+    "same test name"
+)]
+fn yaml_gate_errors_carry_line_and_column(
+    #[case] gates: &str,
+    #[case] line_in_gates: u64,
+    #[case] needle: &str,
+) {
+    let base_lines = MATRIX.lines().count() as u64 + 1; // + the `gates:` line
+    let text = format!("{MATRIX}gates:\n{gates}");
+    let err = parse(&text).expect_err("invalid gate accepted");
+    let iogate::Error::Matrix { location, message } = &err else {
+        panic!("not a matrix error: {err}")
+    };
+    assert!(
+        message.contains(needle),
+        "message {message:?} lacks {needle:?}"
+    );
+    let gate_start = base_lines + 1;
+    let gate_lines = gates.lines().count() as u64;
+    // Errors inside one gate point into that gate: the key itself when the check knows it.
+    assert!(
+        (gate_start..gate_start + gate_lines).contains(&location.line),
+        "{err}: line {} is outside the gates (lines {gate_start}..{})",
+        location.line,
+        gate_start + gate_lines
+    );
+    if line_in_gates > 1 {
+        assert_eq!(location.line, base_lines + line_in_gates, "{err}");
+    }
+    assert!(location.column > 0, "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("m.yaml:{}:{}: ", location.line, location.column))
+    );
+}
+
+#[test]
+fn matrices_in_the_repo_parse_with_their_gates() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("matrices");
+    for name in ["smoke.yaml", "seed.yaml"] {
+        let m = MatrixFile::load(root.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!m.matrix.gates.is_empty(), "{name} has no gates");
+    }
+    let seed = MatrixFile::load(root.join("seed.yaml")).unwrap();
+    let names: Vec<String> = seed
+        .matrix
+        .gates
+        .iter()
+        .flat_map(|g| {
+            g.client_counts(&seed.matrix)
+                .into_iter()
+                .map(|c| g.trial_name(&seed.matrix, c))
+        })
+        .collect();
+    assert!(
+        names.contains(&"seed/gate/kata-read-bw-ge-15pct-of-host/c64".to_owned()),
+        "{names:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baselines through insta, each step in a child process with its own insta environment.
+
+/// Runs `baseline_child` in a fresh process: checks the record in `record` against the store in
+/// `dir`, with `env` on top of a clean insta environment. Returns (success, stdout + stderr).
+fn check_in_child(dir: &Path, record: &CellRecord, env: &[(&str, &str)]) -> (bool, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let file = dir.join(format!("record-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_string(record).unwrap()).unwrap();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "baseline_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env_remove("INSTA_UPDATE")
+        .env_remove("INSTA_FORCE_PASS")
+        .env_remove("INSTA_REQUIRE_FULL_MATCH")
+        .env_remove("CI")
+        .env_remove("TF_BUILD")
+        .env("IOGATE_BASELINE_TOLERANCE", "1.5")
+        .env("IOGATE_BASELINE_SUFFIX", "test-machine")
+        .env("IOGATE_CHILD_DIR", dir)
+        .env("IOGATE_CHILD_RECORD", &file)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Child side of [`check_in_child`]; does nothing when run by hand.
+#[test]
+#[ignore = "helper: run by the baseline tests in a child process"]
+fn baseline_child() {
+    let (Some(dir), Some(file)) = (
+        std::env::var_os("IOGATE_CHILD_DIR"),
+        std::env::var_os("IOGATE_CHILD_RECORD"),
+    ) else {
+        return;
+    };
+    let record: CellRecord = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let store = Store::new(PathBuf::from(dir)).unwrap();
+    match store.check(&record) {
+        Ok(outcome) => println!("OUTCOME: {outcome}"),
+        Err(message) => panic!("BASELINE ERROR: {message}"),
+    }
+}
+
+fn snap(dir: &Path, cell: &str) -> PathBuf {
+    dir.join(format!("{}@test-machine.snap", cell.replace('/', "__")))
+}
+
+#[test]
+fn missing_baseline_is_reported_and_never_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = record("smoke/host/c8/read", &[(3000.0, 90.0), (3100.0, 95.0)]);
+    // Locally (insta's default `auto`): fails, says how to record, leaves a .snap.new for review.
+    let (ok, out) = check_in_child(dir.path(), &r, &[]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("no baseline for smoke/host/c8/read"), "{out}");
+    assert!(
+        out.contains("record one with `INSTA_UPDATE=always cargo test --test io_matrix -- smoke/baseline/host/c8/read`"),
+        "{out}"
+    );
+    assert!(out.contains("cargo insta review"), "{out}");
+    assert!(!snap(dir.path(), &r.name).exists());
+    std::fs::remove_file(PathBuf::from(format!(
+        "{}.new",
+        snap(dir.path(), &r.name).display()
+    )))
+    .unwrap();
+    // In CI: fails the same way and writes nothing.
+    let (ok, out) = check_in_child(dir.path(), &r, &[("CI", "true")]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("no baseline for smoke/host/c8/read"), "{out}");
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".snap"))
+        .collect();
+    assert!(files.is_empty(), "CI wrote {files:?}");
+    // INSTA_UPDATE=always records it.
+    let (ok, out) = check_in_child(dir.path(), &r, &[("INSTA_UPDATE", "always")]);
+    assert!(ok, "{out}");
+    assert!(out.contains("recorded a new baseline"), "{out}");
+    let store = test_store(dir.path());
+    let mut expected = Baseline::from_record(&r).unwrap();
+    expected.tolerance = Some(default_tolerances());
+    assert_eq!(store.load(&r.name), Some(expected));
+}
+
+/// The child's defaults: `IOGATE_BASELINE_TOLERANCE=1.5`, p50 ×2, p99 ×4.
+fn default_tolerances() -> Tolerances {
+    Tolerances {
+        throughput: Some(Tolerance::new(1.5).unwrap()),
+        p50: Some(Tolerance::new(2.0).unwrap()),
+        p99: Some(Tolerance::new(4.0).unwrap()),
+    }
+}
+
+fn test_store(dir: &Path) -> Store {
+    Store {
+        dir: dir.to_owned(),
+        suffix: "test-machine".into(),
+        tolerance: default_tolerances(),
+    }
+}
+
+#[test]
+fn a_snapshot_carries_its_own_tolerance() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = record("smoke/host/c8/write", &[(3000.0, 90.0)]);
+    let (ok, out) = check_in_child(dir.path(), &first, &[("INSTA_UPDATE", "always")]);
+    assert!(ok, "{out}");
+    let path = snap(dir.path(), &first.name);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"throughput\": 1.5"), "{text}");
+    // A reviewer widens this noisy cell to ×3 and stops comparing its latencies.
+    let widened = text
+        .replace("\"throughput\": 1.5", "\"throughput\": 3.0")
+        .replace("\"p50\": 2.0", "\"p50\": null")
+        .replace("\"p99\": 4.0", "\"p99\": null");
+    std::fs::write(&path, &widened).unwrap();
+    let rerun = record("smoke/host/c8/write", &[(1400.0, 900.0)]);
+    let (ok, out) = check_in_child(dir.path(), &rerun, &[]);
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), widened);
+    // Beyond the widened factor it still fails, and the table says p99 is not compared.
+    let slower = record("smoke/host/c8/write", &[(900.0, 900.0)]);
+    let (ok, out) = check_in_child(dir.path(), &slower, &[]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("| bw (MiB/s) | 3000 | 900 | 0.3× | ×/÷ 3 | DRIFT |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| p99 (µs) | 90 | 900 | 10× | not compared | – |"),
+        "{out}"
+    );
+    // Rebaselining keeps the cell's tolerances.
+    let (ok, out) = check_in_child(dir.path(), &slower, &[("INSTA_UPDATE", "always")]);
+    assert!(ok, "{out}");
+    let stored = test_store(dir.path()).load(&first.name).unwrap();
+    assert_eq!(
+        stored.tolerance.unwrap().throughput,
+        Some(Tolerance::new(3.0).unwrap())
+    );
+    assert_eq!(stored.tolerance.unwrap().p99, None);
+}
+
+#[test]
+fn noise_within_the_tolerance_passes_and_leaves_the_file_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = record("smoke/host/c1/read", &[(3000.0, 90.0), (3100.0, 95.0)]);
+    let (ok, out) = check_in_child(dir.path(), &first, &[("INSTA_UPDATE", "always")]);
+    assert!(ok, "{out}");
+    let path = snap(dir.path(), &first.name);
+    let before = std::fs::read(&path).unwrap();
+    // 20 % less bandwidth, 25 % more p99: inside ×1.5, on every setting insta may have.
+    let rerun = record("smoke/host/c1/read", &[(2400.0, 112.0), (2480.0, 119.0)]);
+    for env in [
+        &[][..],
+        &[("INSTA_UPDATE", "always")][..],
+        &[("CI", "true")][..],
+    ] {
+        let (ok, out) = check_in_child(dir.path(), &rerun, env);
+        assert!(ok, "{env:?}: {out}");
+        assert!(out.contains("within its baseline's tolerance"), "{out}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "{env:?} rewrote the baseline"
+        );
+    }
+}
+
+#[test]
+fn a_2x_slowdown_against_a_recorded_baseline_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = record("smoke/host/c1/read", &[(3000.0, 90.0), (3100.0, 95.0)]);
+    let (ok, out) = check_in_child(dir.path(), &first, &[("INSTA_UPDATE", "always")]);
+    assert!(ok, "{out}");
+    let path = snap(dir.path(), &first.name);
+    let before = std::fs::read(&path).unwrap();
+    let slow = record("smoke/host/c1/read", &[(1500.0, 90.0), (1550.0, 95.0)]);
+    for env in [&[][..], &[("CI", "true")][..]] {
+        let (ok, out) = check_in_child(dir.path(), &slow, env);
+        assert!(!ok, "{env:?}: {out}");
+        assert!(
+            out.contains("moved outside its baseline's tolerance"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| bw (MiB/s) | 3050 | 1520 | 0.498× | ×/÷ 1.5 | DRIFT |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("rebaseline with `INSTA_UPDATE=always cargo test --test io_matrix"),
+            "{out}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+    // Rebaselining is insta's normal flow: INSTA_UPDATE=always rewrites it (a reviewable diff).
+    let (ok, out) = check_in_child(dir.path(), &slow, &[("INSTA_UPDATE", "always")]);
+    assert!(ok, "{out}");
+    assert!(out.contains("rebaselined"), "{out}");
+    assert_ne!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn tolerance_is_symmetric_on_the_log_scale() {
+    let t = Tolerance::new(1.5).unwrap();
+    assert!(t.accepts(100.0, 150.0) && t.accepts(150.0, 100.0));
+    assert!(t.accepts(100.0, 66.7) && !t.accepts(100.0, 66.6));
+    assert!(!t.accepts(100.0, 50.0) && !t.accepts(100.0, 200.0));
+    assert!(Tolerance::new(1.0).is_err() && Tolerance::new(f64::NAN).is_err());
+    assert_eq!(baseline::round_sig(3016.6, 3), 3020.0);
+    assert_eq!(baseline::round_sig(0.0123456, 3), 0.0123);
+    assert_eq!(
+        baseline::trial_name("smoke/gvisor/c8/randread"),
+        "smoke/baseline/gvisor/c8/randread"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real runs on the host runtime.
+
+fn host_pair_matrix(dir: &Path, gates: &str, reps: u32, rate: Option<u64>) -> MatrixFile {
+    let options = rate
+        .map(|r| format!("  options:\n    rate: {r}\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "name: gatetest
+target: {target}
+clients: [1]
+runtimes:
+  - name: host
+    host: {{}}
+  - name: host-b
+    host: {{}}
+workload:
+  patterns: [read]
+  bs: 64k
+  threads: 2
+  size: 16m
+  runtime: 1s
+  repetitions: {reps}
+{options}gates:
+{gates}",
+        target = dir.join("files").display()
+    );
+    let path = dir.join("gatetest.yaml");
+    std::fs::write(&path, &text).unwrap();
+    MatrixFile::load(&path).unwrap()
+}
+
+#[test]
+fn an_impossible_gate_fails_with_its_table_and_cells_interleave() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = host_pair_matrix(
+        dir.path(),
+        "  - { metric: bw, runtime: host-b, reference: host, at_least: 1000x }\n",
+        2,
+        None,
+    );
+    let mut session = Session::open_in(&dir.path().join("results"), "r1", m.clone()).unwrap();
+    let gate = m.matrix.gates[0].clone();
+    let report = gate::run(&mut session, &gate, Some(1)).unwrap();
+    assert_eq!(report.verdict, Verdict::Fail, "{}", report.table());
+    let Decision::Fail(text) = report.decision() else {
+        panic!("{:?}", report.decision())
+    };
+    assert!(
+        text.contains("gate `host-b bw ≥ 1000 × host`: FAIL"),
+        "{text}"
+    );
+    assert!(text.contains("| read | 1 | host-b |"), "{text}");
+    assert!(text.contains("≥ 1000×"), "{text}");
+    assert!(text.contains("| FAIL |"), "{text}");
+    // Repetitions ran interleaved: host-b r1, host r1, host-b r2, host r2 (by output time).
+    let mtime = |rel: &str| {
+        std::fs::metadata(session.dir().join(rel))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let order = [
+        "cells/gatetest__host-b__c1__read/r1.json",
+        "cells/gatetest__host__c1__read/r1.json",
+        "cells/gatetest__host-b__c1__read/r2.json",
+        "cells/gatetest__host__c1__read/r2.json",
+    ];
+    for pair in order.windows(2) {
+        assert!(
+            mtime(pair[0]) <= mtime(pair[1]),
+            "{} ended after {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    // Both cells were persisted and are in the summary.
+    let summary = iogate::result::Summary::load(&session.dir().join("summary.json")).unwrap();
+    assert_eq!(summary.cells.len(), 2);
+    assert!(
+        summary
+            .cells
+            .iter()
+            .all(|c| c.status == Status::Passed && c.repetitions.len() == 2)
+    );
+}
+
+#[test]
+fn a_real_2x_slowdown_is_caught_by_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = dir.path().join("snapshots");
+    let m = host_pair_matrix(
+        dir.path(),
+        "  - { metric: bw, runtime: host, at_least: 1B/s }\n",
+        1,
+        None,
+    );
+    let cell = m
+        .cells()
+        .into_iter()
+        .find(|c| c.name == "gatetest/host/c1/read")
+        .unwrap();
+    let mut session = Session::open_in(&dir.path().join("results"), "base", m).unwrap();
+    let base = session.run_cell(&cell).unwrap();
+    assert_eq!(base.status, Status::Passed, "{:?}", base.reason);
+    let (ok, out) = check_in_child(&snaps, &base, &[("INSTA_UPDATE", "always")]);
+    assert!(ok, "{out}");
+    // Cap every thread at half its share of the measured bandwidth.
+    let threads = 2.0;
+    let rate = (base.bw_bytes.unwrap() / threads / 2.0) as u64;
+    let slow_matrix = host_pair_matrix(
+        dir.path(),
+        "  - { metric: bw, runtime: host, at_least: 1B/s }\n",
+        1,
+        Some(rate),
+    );
+    let slow_cell = slow_matrix
+        .cells()
+        .into_iter()
+        .find(|c| c.name == "gatetest/host/c1/read")
+        .unwrap();
+    let mut session = Session::open_in(&dir.path().join("results"), "slow", slow_matrix).unwrap();
+    let slow = session.run_cell(&slow_cell).unwrap();
+    assert_eq!(slow.status, Status::Passed, "{:?}", slow.reason);
+    let (ok, out) = check_in_child(&snaps, &slow, &[]);
+    assert!(!ok, "a 2× slowdown passed the baseline check:\n{out}");
+    assert!(out.contains("moved outside"), "{out}");
+    assert!(out.contains("DRIFT"), "{out}");
+    // The capped run really ran at about half the baseline (the cap, not noise, made it fail).
+    let ratio = slow.bw_bytes.unwrap() / base.bw_bytes.unwrap();
+    assert!(ratio < 0.6, "rate cap not effective: ratio {ratio}");
+}
