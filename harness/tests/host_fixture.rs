@@ -203,16 +203,14 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
         );
     }
     // Files are laid out once per (runtime, clients) group and reused by the next pattern.
+    // fio's client prints the servers' text to stdout or into the --output file before the JSON.
     let logs: Vec<String> = file
         .cells()
         .iter()
         .map(|c| {
-            let log = session
-                .dir()
-                .join("cells")
-                .join(c.slug())
-                .join("r1.client.log");
-            std::fs::read_to_string(log).unwrap()
+            let cell_dir = session.dir().join("cells").join(c.slug());
+            let log = std::fs::read_to_string(cell_dir.join("r1.client.log")).unwrap();
+            log + &std::fs::read_to_string(cell_dir.join("r1.json")).unwrap()
         })
         .collect();
     assert!(logs[0].contains("Laying out IO file"), "{}", logs[0]);
@@ -316,10 +314,21 @@ fn a_server_killed_mid_run_fails_its_cell_and_the_run_goes_on() {
 }
 
 #[test]
-fn sweep_removes_namespaces_left_by_a_crashed_run() {
+fn sweep_removes_namespaces_of_exited_runs_and_spares_live_ones() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let name = format!("iogate-{}-crashed", std::process::id());
-    duct::cmd!("ip", "netns", "add", &name).run().unwrap();
+    let mut exited = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = exited.id();
+    exited.wait().unwrap();
+    let crashed = format!("iogate-{dead_pid}-n1");
+    let live = format!("iogate-{}-n9", std::process::id());
+    duct::cmd!("ip", "netns", "add", &crashed).run().unwrap();
+    duct::cmd!("ip", "netns", "add", &live).run().unwrap();
     iogate::fixture::host::sweep_namespaces().unwrap();
-    assert!(our_namespaces().is_empty(), "{:?}", our_namespaces());
+    let left = duct::cmd!("ip", "netns", "list").read().unwrap();
+    let _ = duct::cmd!("ip", "netns", "del", &live).run();
+    assert!(!left.contains(&crashed), "{left}");
+    assert!(
+        left.contains(&live),
+        "a live run's namespace was removed: {left}"
+    );
 }
