@@ -84,6 +84,20 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A run directory already holds results of a different matrix.
+    #[error(
+        "{dir} holds a run of a matrix with hash {existing}, not this one ({matrix}): \
+         cells of two matrices are never mixed in one run; set IOGATE_RUN_ID to a new id"
+    )]
+    RunMismatch {
+        /// The run directory.
+        dir: PathBuf,
+        /// Hash of the matrix already recorded there.
+        existing: String,
+        /// Hash of the matrix being opened.
+        matrix: String,
+    },
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fio::histogram::Histogram;
@@ -30,7 +30,7 @@ pub fn results_base() -> PathBuf {
 }
 
 /// `environment.json`: the machine and tools a run used.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
     /// iogate version.
     pub iogate: String,
@@ -71,27 +71,46 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens a run under [`results_base`]; the run id is `$IOGATE_RUN_ID` or a timestamp.
+    /// Opens a run under [`results_base`]. The run id is `$IOGATE_RUN_ID` (processes sharing one
+    /// run, as nextest's do), else `<UTC timestamp>-<pid>`, with `-<n>` added for the n-th run
+    /// this process opens, so sessions opened side by side (rstest cases) never share a directory.
     pub fn open(matrix: MatrixFile) -> Result<Session> {
+        static OPENED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let run_id = std::env::var("IOGATE_RUN_ID").unwrap_or_else(|_| {
             let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
-            format!("{now}-{}", std::process::id())
+            match OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
+                0 => format!("{now}-{}", std::process::id()),
+                n => format!("{now}-{}-{}", std::process::id(), n + 1),
+            }
         });
         Self::open_in(&results_base(), &run_id, matrix)
     }
 
-    /// Opens (or joins) the run `run_id` under `base`.
+    /// Opens the run `run_id` under `base`, or joins it when it already exists with the same
+    /// matrix (its start time and the runtimes other processes found are kept). A run directory
+    /// holds one matrix: joining it with another fails rather than mixing their cells.
     pub fn open_in(base: &Path, run_id: &str, matrix: MatrixFile) -> Result<Session> {
         let name = matrix.matrix.name.to_string();
         let dir = base.join(&name).join(run_id);
         let cells = dir.join("cells");
         std::fs::create_dir_all(&cells).map_err(|e| Error::io(&cells, e))?;
+        let _lock = MachineLock::at(&dir.join(".lock"))?;
+        let joined = read_environment(&dir)?;
+        if let Some(existing) = &joined
+            && existing.matrix_hash != matrix.hash
+        {
+            return Err(Error::RunMismatch {
+                dir,
+                existing: existing.matrix_hash.clone(),
+                matrix: matrix.hash.clone(),
+            });
+        }
         let copy = dir.join("matrix.yaml");
-        std::fs::write(&copy, &matrix.text).map_err(|e| Error::io(&copy, e))?;
+        write_atomically(&copy, matrix.text.as_bytes())?;
         let latest = base.join(&name).join("latest");
         let _ = std::fs::remove_file(&latest);
         let _ = std::os::unix::fs::symlink(run_id, &latest);
-        let env = Environment {
+        let mut env = Environment {
             iogate: env!("CARGO_PKG_VERSION").into(),
             kernel: kernel(),
             fio: crate::fio::client::version().unwrap_or_else(|e| e.to_string()),
@@ -106,6 +125,10 @@ impl Session {
             started_at: jiff::Timestamp::now().to_string(),
             runtimes: BTreeMap::new(),
         };
+        if let Some(existing) = joined {
+            env.started_at = existing.started_at;
+            env.runtimes = existing.runtimes;
+        }
         let session = Session {
             matrix,
             dir,
@@ -113,7 +136,7 @@ impl Session {
             slots: BTreeMap::new(),
         };
         session.write_json("environment.json", &session.env)?;
-        session.write_summary()?;
+        session.write_summary_locked()?;
         Ok(session)
     }
 
@@ -317,15 +340,35 @@ impl Session {
                     Slot::Unavailable(reason, skip)
                 }
             };
-            let _ = self.write_json("environment.json", &self.env);
+            let _ = self.record_runtime(&name);
             self.slots.insert(name.clone(), slot);
         }
         self.slots.get_mut(&name).expect("inserted above")
     }
 
-    /// Rebuilds `summary.json` from every `cells/*/result.json` on disk, so cells recorded by
-    /// other processes of the same run (nextest) are included.
+    /// Adds what this session found about runtime `name` to `environment.json`, keeping what
+    /// other sessions of the run recorded there.
+    fn record_runtime(&mut self, name: &str) -> Result<()> {
+        let _lock = MachineLock::at(&self.dir.join(".lock"))?;
+        if let Some(on_disk) = read_environment(&self.dir)? {
+            for (runtime, info) in on_disk.runtimes {
+                self.env.runtimes.entry(runtime).or_insert(info);
+            }
+        }
+        debug_assert!(self.env.runtimes.contains_key(name));
+        self.write_json("environment.json", &self.env)
+    }
+
+    /// [`Session::write_summary_locked`] under the run's lock.
     fn write_summary(&self) -> Result<()> {
+        let _lock = MachineLock::at(&self.dir.join(".lock"))?;
+        self.write_summary_locked()
+    }
+
+    /// Rebuilds `summary.json` from every `cells/*/result.json` on disk, so cells recorded by
+    /// other sessions of the same run (nextest processes) are included. The caller holds the
+    /// run's lock.
+    fn write_summary_locked(&self) -> Result<()> {
         let mut cells: Vec<CellRecord> = Vec::new();
         let cells_dir = self.dir.join("cells");
         let entries = std::fs::read_dir(&cells_dir).map_err(|e| Error::io(&cells_dir, e))?;
@@ -347,13 +390,38 @@ impl Session {
         self.write_json("summary.json", &summary)
     }
 
-    /// Writes JSON atomically (temp file + rename): a crash never leaves half a file.
     fn write_json(&self, rel: &str, value: &impl Serialize) -> Result<()> {
-        let path = self.dir.join(rel);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let text = serde_json::to_string_pretty(value).expect("results serialize");
-        std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+        let text = serde_json::to_string_pretty(value).expect("results serialize") + "\n";
+        write_atomically(&self.dir.join(rel), text.as_bytes())
+    }
+}
+
+/// Writes a file atomically (a uniquely named temp file in the same directory, then rename): a
+/// crash never leaves half a file and concurrent writers never share a temp file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".iogate-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// `environment.json` of the run in `dir`, if a session already wrote it.
+fn read_environment(dir: &Path) -> Result<Option<Environment>> {
+    let path = dir.join("environment.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            Error::io(
+                &path,
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, e)),
     }
 }
 
@@ -448,14 +516,19 @@ impl MachineLock {
         let dir = std::env::var_os("IOGATE_LOCK_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);
-        let path = dir.join(name);
+        Self::at(&dir.join(name))
+    }
+
+    /// Takes the lock file at `path` (also used per run directory, around the files its
+    /// sessions share), waiting for whoever holds it.
+    pub(crate) fn at(path: &Path) -> Result<MachineLock> {
         let file = File::options()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        file.lock().map_err(|e| Error::io(&path, e))?;
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        file.lock().map_err(|e| Error::io(path, e))?;
         Ok(MachineLock(file))
     }
 }
