@@ -255,6 +255,10 @@ fn unknown_handler_lists_the_registered_ones() {
         err.contains("/etc/docker/daemon.json") && err.contains("--network=none"),
         "{err}"
     );
+    assert!(
+        err.contains(r#"{"runtimes": {"nosuch": {"path": "/usr/bin/nosuch"}}}"#),
+        "the example registers the missing handler: {err}"
+    );
 }
 
 /// Runs in a child process with `DOCKER_HOST` pointing nowhere (env vars are process-global).
