@@ -1,6 +1,6 @@
 //! One test per matrix cell: `cargo test --test io_matrix [FILTER] [-- --ignored]`.
 //!
-//! After the cells: one test per gate and client count (`smoke/gate/gvisor-read-bw-ge-15pct-of-host/c8`)
+//! After the cells: one test per gate and client count (`smoke/gate/gvisor-read-bw-ge-5pct-of-host/c8`)
 //! and one baseline check per cell (`smoke/baseline/host/c8/read`, against `snapshots/`; see
 //! `docs/gates.md`). A gate or baseline test reuses the records of cells this process has already
 //! measured and measures the missing ones itself (several at once: repetitions interleaved).
