@@ -340,22 +340,21 @@ impl Session {
                     Slot::Unavailable(reason, skip)
                 }
             };
-            let _ = self.record_runtime(&name);
+            let _ = self.record_runtimes();
             self.slots.insert(name.clone(), slot);
         }
         self.slots.get_mut(&name).expect("inserted above")
     }
 
-    /// Adds what this session found about runtime `name` to `environment.json`, keeping what
+    /// Writes what this session found about its runtimes to `environment.json`, keeping what
     /// other sessions of the run recorded there.
-    fn record_runtime(&mut self, name: &str) -> Result<()> {
+    fn record_runtimes(&mut self) -> Result<()> {
         let _lock = MachineLock::at(&self.dir.join(".lock"))?;
         if let Some(on_disk) = read_environment(&self.dir)? {
             for (runtime, info) in on_disk.runtimes {
                 self.env.runtimes.entry(runtime).or_insert(info);
             }
         }
-        debug_assert!(self.env.runtimes.contains_key(name));
         self.write_json("environment.json", &self.env)
     }
 
