@@ -14,11 +14,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use iogate::baseline::Store;
+use iogate::judge::baseline::Store;
 use iogate::gate::{Decision, GateSpec};
-use iogate::matrix::{Cell, MatrixFile};
+use iogate::spec::{Cell, MatrixFile};
 use iogate::report::progress::Progress;
-use iogate::result::{CellRecord, Status};
+use iogate::run::{CellRecord, Status};
 use iogate::run::Session;
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
@@ -290,7 +290,7 @@ fn main() {
         }
         for cell in matrix.cells() {
             let (m, lab, store) = (matrix.clone(), cell.lab, store.clone());
-            let name = iogate::baseline::trial_name(&cell.name);
+            let name = iogate::judge::baseline::trial_name(&cell.name);
             trials.push(
                 Trial::ignorable_test(name, move || run_baseline(&m, &cell, &store))
                     .with_ignored_flag(lab),
@@ -306,7 +306,7 @@ fn main() {
     {
         let session = session.lock().unwrap_or_else(|p| p.into_inner());
         let summary_path = session.dir().join("summary.json");
-        if let Ok(summary) = iogate::result::Summary::load(&summary_path) {
+        if let Ok(summary) = iogate::run::Summary::load(&summary_path) {
             println!("\n{} — completion latency (µs)\n", summary.matrix);
             println!("{}", iogate::report::latency_table(&summary));
             println!("{} — aggregate bandwidth\n", summary.matrix);
@@ -334,7 +334,7 @@ fn set_progress(args: &Arguments, trials: &[Trial], nominal: &BTreeMap<String, O
         .iter()
         .filter(|(cell, _)| {
             running.contains(cell.as_str())
-                || running.contains(iogate::baseline::trial_name(cell).as_str())
+                || running.contains(iogate::judge::baseline::trial_name(cell).as_str())
         })
         .map(|(_, d)| *d)
         .collect();

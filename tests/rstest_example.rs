@@ -1,8 +1,8 @@
 //! The harness from plain `#[rstest]` tests: a runtime fixture plus a workload written in Rust.
 //! No matrix file; results still land in `target/iogate/<matrix>/<run-id>/` with their provenance.
 
-use iogate::matrix::{Matrix, MatrixFile, Pattern, Runtime, Workload};
-use iogate::result::{CellRecord, Status};
+use iogate::spec::{Matrix, MatrixFile, Pattern, Runtime, Workload};
+use iogate::run::{CellRecord, Status};
 use iogate::run::Session;
 use rstest::{fixture, rstest};
 

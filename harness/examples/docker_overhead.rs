@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use iogate::fio::client::{self, ClientJob, ServerAddr};
 use iogate::fixture::docker::DockerFixture;
 use iogate::fixture::{CellDir, Fixture};
-use iogate::matrix::{Cell, MatrixFile, RuntimeKind};
+use iogate::spec::{Cell, MatrixFile, RuntimeKind};
 
 /// fio's time-based run length in every measured cell.
 const FIO_RUNTIME: Duration = Duration::from_secs(1);
@@ -56,11 +56,11 @@ fn summary(mut runs: Vec<Duration>) -> String {
 
 /// The same cell driven against fio servers on the host: fio's own client/server overhead.
 fn host_baseline(cell: &Cell, dir: &CellDir) -> Result<String, Box<dyn std::error::Error>> {
-    iogate::fixture::create_client_dirs(cell)?;
+    iogate::fixture::host_driven::create_client_dirs(cell)?;
     let sockets = dir.abs().join("sockets");
     std::fs::create_dir_all(&sockets)?;
     let jobs =
-        iogate::fixture::write_job_files(cell, dir, |k| cell.client_dir(k).display().to_string())?;
+        iogate::fixture::host_driven::write_job_files(cell, dir, |k| cell.client_dir(k).display().to_string())?;
     let mut servers = Vec::new();
     let mut clients = Vec::new();
     for (k, job_file) in jobs.into_iter().enumerate() {

@@ -23,10 +23,10 @@
 
 use std::time::Instant;
 
-use iogate::baseline::{self, Baseline, Tolerance, Tolerances};
+use iogate::judge::baseline::{self, Baseline, Tolerance, Tolerances};
 use iogate::gate::{self, GateSpec, Verdict, log_spread};
-use iogate::matrix::{Cell, MatrixFile};
-use iogate::result::{CellRecord, Status};
+use iogate::spec::{Cell, MatrixFile};
+use iogate::run::{CellRecord, Status};
 use iogate::run::Session;
 
 const THREADS: u32 = 2;

@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use iogate::matrix::MatrixFile;
+use iogate::spec::MatrixFile;
 use iogate::run::Session;
 
 fn median(mut v: Vec<f64>) -> f64 {

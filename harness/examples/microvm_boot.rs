@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use iogate::fixture::microvm::MicrovmFixture;
 use iogate::fixture::{CellDir, Fixture};
-use iogate::matrix::{MatrixFile, RuntimeKind};
-use iogate::result::Measurement;
+use iogate::spec::{MatrixFile, RuntimeKind};
+use iogate::run::Measurement;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

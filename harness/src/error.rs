@@ -74,16 +74,6 @@ pub enum Error {
         message: String,
     },
 
-    /// A cell failed; wraps the cause with the cell's name.
-    #[error("cell {cell}: {source}")]
-    Cell {
-        /// The cell's name, e.g. `smoke/runc/c8/randread`.
-        cell: String,
-        /// Why.
-        #[source]
-        source: Box<Error>,
-    },
-
     /// A run directory already holds results of a different matrix.
     #[error(
         "{dir} holds a run of a matrix with hash {existing}, not this one ({matrix}): \
@@ -98,29 +88,22 @@ pub enum Error {
         matrix: String,
     },
 
+    /// An environment variable has a value iogate cannot use.
+    #[error("environment: {0}")]
+    Settings(String),
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The OS error.
-        #[source]
+        /// The OS error (printed with the path, so not a `#[source]`: chain printers would
+        /// show it twice).
         source: std::io::Error,
     },
 }
 
 impl Error {
-    /// Wraps `self` with the name of the cell it happened in.
-    pub fn in_cell(self, cell: &str) -> Error {
-        match self {
-            Error::Cell { .. } => self,
-            other => Error::Cell {
-                cell: cell.to_owned(),
-                source: Box::new(other),
-            },
-        }
-    }
-
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {

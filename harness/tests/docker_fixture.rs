@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use iogate::fixture::docker::{self, DockerFixture};
 use iogate::fixture::{CellDir, Fixture};
-use iogate::matrix::{Cell, DockerRuntime, MatrixFile, RuntimeKind};
+use iogate::spec::{Cell, DockerRuntime, MatrixFile, RuntimeKind};
 
 /// The tests share one engine (and sweep it): one at a time.
 static ENGINE: Mutex<()> = Mutex::new(());

@@ -8,13 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use iogate::baseline::{self, Baseline, Store, Tolerance, Tolerances};
+use iogate::judge::baseline::{self, Baseline, Store, Tolerance, Tolerances};
 use iogate::gate::{
     self, Decision, Direction, GateSpec, Inconclusive, Method, NoisePrior, Verdict,
     absolute_interval, normal_quantile, relative_interval, t_quantile,
 };
-use iogate::matrix::{MatrixFile, Pattern};
-use iogate::result::{CellRecord, Latency, Provenance, Repetition, Status};
+use iogate::spec::{MatrixFile, Pattern};
+use iogate::run::{CellRecord, Latency, Provenance, Repetition, Status};
 use iogate::run::Session;
 use rstest::rstest;
 
@@ -872,7 +872,7 @@ fn an_impossible_gate_fails_with_its_table_and_cells_interleave() {
         );
     }
     // Both cells were persisted and are in the summary.
-    let summary = iogate::result::Summary::load(&session.dir().join("summary.json")).unwrap();
+    let summary = iogate::run::Summary::load(&session.dir().join("summary.json")).unwrap();
     assert_eq!(summary.cells.len(), 2);
     assert!(
         summary

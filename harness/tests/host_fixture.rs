@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use iogate::matrix::MatrixFile;
-use iogate::result::{CellRecord, Status};
+use iogate::spec::MatrixFile;
+use iogate::run::{CellRecord, Status};
 use iogate::run::Session;
 
 /// Cells of one process never overlap; the session lock also serializes against other processes.
@@ -216,7 +216,7 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
     assert!(logs[0].contains("Laying out IO file"), "{}", logs[0]);
     assert!(!logs[1].contains("Laying out IO file"), "{}", logs[1]);
 
-    let summary = iogate::result::Summary::load(&session.dir().join("summary.json")).unwrap();
+    let summary = iogate::run::Summary::load(&session.dir().join("summary.json")).unwrap();
     assert_eq!(summary.cells.len(), 2);
     let env: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(session.dir().join("environment.json")).unwrap(),
@@ -297,7 +297,7 @@ fn a_server_killed_mid_run_fails_its_cell_and_the_run_goes_on() {
     let next = session.run_cell(&cells[1]).unwrap();
     assert_eq!(next.status, Status::Passed, "{:?}", next.reason);
 
-    let summary = iogate::result::Summary::load(&session.dir().join("summary.json")).unwrap();
+    let summary = iogate::run::Summary::load(&session.dir().join("summary.json")).unwrap();
     let statuses: Vec<_> = summary
         .cells
         .iter()

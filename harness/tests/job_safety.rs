@@ -6,7 +6,7 @@ use std::path::Path;
 
 use iogate::Error;
 use iogate::fio::job::{check_option, render};
-use iogate::matrix::MatrixFile;
+use iogate::spec::MatrixFile;
 use rstest::rstest;
 
 /// 257 characters: fio reads job lines with an 8 KiB buffer; iogate allows 256 per value.
@@ -170,7 +170,7 @@ fn client_directory_from_a_fixture_is_checked_too() {
 
 #[test]
 fn options_added_from_rust_get_the_same_checks() {
-    let mut options = iogate::fio::job::FioOptions::default();
+    let mut options = iogate::spec::FioOptions::default();
     assert!(options.insert("rate", "1m").is_ok());
     assert!(options.insert("exec_prerun", "id").is_err());
     assert!(check_option("rate", "1m\nexec_prerun=id").is_err());

@@ -13,7 +13,7 @@ use http::{Request, Response};
 use iogate::Error;
 use iogate::fixture::kubernetes::{self, KubernetesFixture, KubernetesOptions, ServerEndpoint};
 use iogate::fixture::{CellDir, Fixture};
-use iogate::matrix::{Cell, KubernetesRuntime, KubernetesVolume, MatrixFile, Pattern, RuntimeKind};
+use iogate::spec::{Cell, KubernetesRuntime, KubernetesVolume, MatrixFile, Pattern, RuntimeKind};
 use kube::client::Body;
 use serde_json::{Value, json};
 

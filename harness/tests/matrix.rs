@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use iogate::Error;
-use iogate::matrix::{MatrixFile, spread};
+use iogate::spec::{MatrixFile, spread};
 use rstest::rstest;
 
 fn repo() -> PathBuf {
@@ -194,7 +194,7 @@ fn every_committed_matrix_parses() {
 #[test]
 fn json_schema_in_matrices_is_current() {
     let path = repo().join("matrices/matrix.schema.json");
-    let current = iogate::matrix::json_schema();
+    let current = iogate::spec::json_schema();
     if std::env::var_os("IOGATE_UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &current).unwrap();
     }

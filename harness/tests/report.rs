@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use iogate::report::compare::{Verdict, compare};
 use iogate::report::{self, Run};
-use iogate::result::Status;
+use iogate::run::Status;
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-sample")

@@ -2,7 +2,7 @@
 //! one run, and a run that refuses a second matrix.
 
 use iogate::error::Error;
-use iogate::matrix::MatrixFile;
+use iogate::spec::MatrixFile;
 use iogate::run::Session;
 
 fn matrix(dir: &std::path::Path, clients: u32) -> MatrixFile {

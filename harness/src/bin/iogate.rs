@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use iogate::matrix::Cell;
-use iogate::matrix::MatrixFile;
+use iogate::spec::Cell;
+use iogate::spec::MatrixFile;
 use iogate::report::compare::{Verdict, compare};
 use iogate::report::progress::Progress;
 use iogate::report::{self, Run};
-use iogate::result::Status;
+use iogate::run::Status;
 
 /// Storage I/O across container runtimes, as a regression gate.
 #[derive(Parser)]
@@ -168,7 +168,7 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::Schema => print!("{}", iogate::matrix::json_schema()),
+        Command::Schema => print!("{}", iogate::spec::json_schema()),
         Command::Clean => {
             iogate::fixture::host::sweep_namespaces()?;
             println!("removed leftover iogate network namespaces");

@@ -10,9 +10,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::table::{Cell, Kind, Table, html_escape as esc};
-use super::{View, fmt_mib, fmt_us, status_word};
-use crate::result::{CellRecord, Status, Summary};
+use crate::report::table::{Cell, Kind, Table, html_escape as esc};
+use crate::report::view::{View, status_word};
+use crate::units::{fmt_mib, fmt_us};
+use crate::run::{CellRecord, Status, Summary};
 
 /// The default tolerance: ±10 %.
 pub const DEFAULT_TOLERANCE: f64 = 0.10;
@@ -204,7 +205,7 @@ pub fn compare(a: &Summary, b: &Summary, tolerance: f64) -> Comparison {
             let (ca, cb) = (ca.expect("checked"), cb.expect("checked"));
             let (la, lb) = (ca.lat_ns.expect("checked"), cb.lat_ns.expect("checked"));
             let reps = |c: &CellRecord,
-                        f: &dyn Fn(&crate::result::Repetition) -> f64|
+                        f: &dyn Fn(&crate::run::Repetition) -> f64|
              -> Vec<f64> { c.repetitions.iter().map(f).collect() };
             let bw = Metric::new(
                 ca.bw_bytes.expect("checked"),

@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::table::html_escape as esc;
-use super::{Run, sections, svg};
+use crate::report::load::Run;
+use crate::report::table::html_escape as esc;
+use crate::report::{sections, svg};
+use crate::units::first_line;
 
 /// The page's stylesheet.
 const CSS: &str = r#"
@@ -145,7 +147,7 @@ pub fn render(run: &Run) -> String {
                 "<li value=\"{note}\" id=\"note-{note}\"><strong>{}</strong> ({count}{}): {}",
                 esc(n.word),
                 cells.join(", "),
-                code_spans(super::first_line(&n.reason)),
+                code_spans(first_line(&n.reason)),
                 note = n.note,
             );
             let detail = sections::reason_detail(&n.reason, 12);

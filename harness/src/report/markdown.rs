@@ -3,9 +3,13 @@
 
 use std::fmt::Write as _;
 
-use super::table::md_escape;
-use super::{BANDWIDTH_SVG, LATENCY_CDF_SVG, REPORT_HTML, Run, View, sections};
-use crate::result::Summary;
+use crate::report::load::Run;
+use crate::report::names::{BANDWIDTH_SVG, LATENCY_CDF_SVG, REPORT_HTML};
+use crate::report::sections;
+use crate::report::table::md_escape;
+use crate::report::view::View;
+use crate::units::first_line;
+use crate::run::Summary;
 
 /// The study's table: rows pattern × runtime, columns clients × {p50, p99}, in µs (markdown).
 /// Cells without numbers read `FAILED` or `skipped` with a footnote number; see [`missing_list`].
@@ -39,7 +43,7 @@ pub fn missing_list(view: &View<'_>) -> String {
             n.note,
             n.word,
             cells.join(", "),
-            md_escape(super::first_line(&n.reason))
+            md_escape(first_line(&n.reason))
         );
         let detail = sections::reason_detail(&n.reason, 12);
         if !detail.is_empty() {

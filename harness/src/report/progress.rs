@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::units::fmt_duration;
+
 /// Counts cells through a run and makes their progress lines.
 #[derive(Debug, Clone)]
 pub struct Progress {
@@ -74,18 +76,6 @@ impl Progress {
     pub fn finish(&mut self, took: Duration) {
         self.finished += 1;
         self.spent += took;
-    }
-}
-
-/// `42s`, `3m05s`, `1h02m`.
-pub fn fmt_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
     }
 }
 

@@ -3,9 +3,11 @@
 
 use serde_json::Value;
 
-use super::table::{Cell, Kind, Table};
-use super::{Run, View, first_line, fmt_bytes, fmt_mib, fmt_us, status_word};
-use crate::result::Status;
+use crate::report::load::Run;
+use crate::report::table::{Cell, Kind, Table};
+use crate::report::view::{View, status_word};
+use crate::units::{first_line, fmt_bytes, fmt_mib, fmt_us};
+use crate::run::Status;
 
 fn clients_label(c: u32) -> String {
     if c == 1 {
@@ -16,7 +18,7 @@ fn clients_label(c: u32) -> String {
 }
 
 /// What a table cell shows for a record without numbers.
-fn no_number(view: &View<'_>, cell: Option<&crate::result::CellRecord>) -> Cell {
+fn no_number(view: &View<'_>, cell: Option<&crate::run::CellRecord>) -> Cell {
     match cell {
         None => Cell::with("–", Kind::Absent),
         Some(c) => {

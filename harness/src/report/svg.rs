@@ -7,10 +7,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::table::html_escape as esc;
-use super::{MIB, View};
+use crate::report::table::html_escape as esc;
+use crate::report::view::View;
+use crate::units::{MIB, fmt_us};
 use crate::fio::histogram::Histogram;
-use crate::result::{CellRecord, Status};
+use crate::run::{CellRecord, Status};
 
 /// Width of every figure, in SVG user units (CSS px at scale 1).
 pub const WIDTH: f64 = 1000.0;
@@ -499,8 +500,8 @@ pub fn latency_cdf(view: &View<'_>, histograms: &BTreeMap<String, Histogram>) ->
                     Some(lat) => format!(
                         "{}: p50 {} µs, p99 {} µs",
                         cell.name,
-                        super::fmt_us(lat.p50),
-                        super::fmt_us(lat.p99)
+                        fmt_us(lat.p50),
+                        fmt_us(lat.p99)
                     ),
                     None => cell.name.clone(),
                 };

@@ -20,8 +20,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::gate::{geometric_mean, log_spread, sig3};
-use crate::result::{CellRecord, Status};
+use crate::stats::{geometric_mean, log_spread};
+use crate::units::{round_sig, sig3};
+use crate::run::{CellRecord, Status};
 
 /// Environment variable naming the machine class of baselines (the snapshot suffix).
 pub const SUFFIX_ENV: &str = "IOGATE_BASELINE_SUFFIX";
@@ -184,15 +185,6 @@ pub struct Spread {
     pub p50: Option<f64>,
     /// Of p99.
     pub p99: Option<f64>,
-}
-
-/// `x` rounded to `digits` significant figures.
-pub fn round_sig(x: f64, digits: i32) -> f64 {
-    if x == 0.0 || !x.is_finite() {
-        return x;
-    }
-    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
-    (x * scale).round() / scale
 }
 
 impl Baseline {

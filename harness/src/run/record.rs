@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::fio::histogram::Histogram;
 use crate::fio::output::{DirectionStats, FioOutput};
 use crate::fixture::RuntimeInfo;
-use crate::matrix::{Cell, Pattern};
+use crate::spec::{Cell, Pattern};
 
 /// Completion ("commit") latency percentiles in nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

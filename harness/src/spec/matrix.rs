@@ -1,13 +1,16 @@
 //! The matrix file: what to measure (runtimes × clients × patterns × workload) and how it expands into cells.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result, YamlLocation};
-use crate::fio::job::{ByteSize, FioDuration, FioOptions, IoEngine, JobName};
+use crate::spec::gate::GateSpec;
+use crate::spec::locate::locate_key;
+use crate::spec::options::{FioOptions, IoEngine, JobName};
+use crate::spec::values::{ClientCount, NodeCount, Pattern, RuntimeName, TargetDir, Threads};
+use crate::units::{ByteSize, FioDuration};
 
 /// A parsed, validated matrix file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -34,11 +37,11 @@ pub struct Matrix {
     pub workload: Workload,
     /// Performance gates over this matrix's cells, one test each per client count (see `docs/gates.md`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gates: Vec<crate::gate::GateSpec>,
+    pub gates: Vec<GateSpec>,
 }
 
 fn one_node() -> NodeCount {
-    NodeCount(1)
+    NodeCount::try_from(1).expect("1 is a node count")
 }
 
 /// The fio workload of one client.
@@ -78,54 +81,10 @@ pub struct Workload {
 }
 
 fn four() -> Threads {
-    Threads(4)
+    Threads::try_from(4).expect("4 is a thread count")
 }
 fn one() -> u32 {
     1
-}
-
-/// fio access pattern (`rw=`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Pattern {
-    /// Sequential read.
-    Read,
-    /// Random read.
-    Randread,
-    /// Sequential write.
-    Write,
-    /// Random write.
-    Randwrite,
-}
-
-impl Pattern {
-    /// fio's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Pattern::Read => "read",
-            Pattern::Randread => "randread",
-            Pattern::Write => "write",
-            Pattern::Randwrite => "randwrite",
-        }
-    }
-
-    /// The study's label ("sequential read", ...).
-    pub fn label(self) -> &'static str {
-        match self {
-            Pattern::Read => "sequential read",
-            Pattern::Randread => "random read",
-            Pattern::Write => "sequential write",
-            Pattern::Randwrite => "random write",
-        }
-    }
-}
-
-impl std::fmt::Display for Pattern {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// One named runtime of the matrix.
@@ -584,284 +543,9 @@ impl MicrovmRuntime {
     }
 }
 
-macro_rules! validated_string {
-    ($(#[$doc:meta])* $name:ident, $check:expr, $expected:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl TryFrom<String> for $name {
-            type Error = String;
-            fn try_from(s: String) -> Result<Self, String> {
-                let check: fn(&str) -> bool = $check;
-                if check(&s) {
-                    Ok(Self(s))
-                } else {
-                    Err(format!("invalid value {s:?}: expected {}", $expected))
-                }
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl $name {
-            /// The validated text.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-    };
-}
-
-validated_string!(
-    /// A runtime's name: lowercase letters, digits and `-`, at most 32 characters.
-    RuntimeName,
-    |s| !s.is_empty()
-        && s.len() <= 32
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
-    "a runtime name of 1 to 32 characters from [a-z0-9-]"
-);
-
-/// The absolute directory fio files live under.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(try_from = "String", into = "String")]
-pub struct TargetDir(PathBuf);
-
-impl TryFrom<String> for TargetDir {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        crate::fio::job::check_value(&s).map_err(|e| format!("target {s:?}: {e}"))?;
-        let path = PathBuf::from(&s);
-        let plain = path.components().all(|c| {
-            matches!(
-                c,
-                std::path::Component::RootDir | std::path::Component::Normal(_)
-            )
-        });
-        if !path.is_absolute() || !plain || s.contains(':') || path.parent().is_none() {
-            return Err(format!(
-                "invalid target {s:?}: expected an absolute directory below / without `..`, `.` or `:`"
-            ));
-        }
-        Ok(TargetDir(path))
-    }
-}
-
-impl From<TargetDir> for String {
-    fn from(t: TargetDir) -> String {
-        t.0.to_string_lossy().into_owned()
-    }
-}
-
-impl TargetDir {
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-macro_rules! bounded_count {
-    ($(#[$doc:meta])* $name:ident, $max:expr, $expected:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-        #[serde(try_from = "u32", into = "u32")]
-        pub struct $name(u32);
-
-        impl TryFrom<u32> for $name {
-            type Error = String;
-            fn try_from(n: u32) -> Result<Self, String> {
-                if (1..=$max).contains(&n) {
-                    Ok(Self(n))
-                } else {
-                    Err(format!("invalid value {n}: expected {}", $expected))
-                }
-            }
-        }
-
-        impl From<$name> for u32 {
-            fn from(n: $name) -> u32 {
-                n.0
-            }
-        }
-
-        impl $name {
-            /// The number.
-            pub fn get(self) -> u32 {
-                self.0
-            }
-        }
-    };
-}
-
-bounded_count!(
-    /// Concurrent fio clients in one cell.
-    ClientCount,
-    1024,
-    "a client count from 1 to 1024"
-);
-bounded_count!(
-    /// fio threads per client (`numjobs`).
-    Threads,
-    256,
-    "a thread count from 1 to 256"
-);
-bounded_count!(
-    /// Worker nodes clients spread over.
-    NodeCount,
-    64,
-    "a node count from 1 to 64"
-);
-
-/// One measurement: a runtime, a client count and a pattern.
-#[derive(Debug, Clone, Serialize)]
-pub struct Cell {
-    /// Stable, filterable name: `matrix/runtime/c<clients>/pattern`.
-    pub name: String,
-    /// The matrix's name.
-    pub matrix: String,
-    /// The runtime this cell runs under.
-    pub runtime: Runtime,
-    /// Number of clients.
-    pub clients: u32,
-    /// Clients per worker node; only nodes with at least one client are listed.
-    pub placement: Vec<u32>,
-    /// The access pattern.
-    pub pattern: Pattern,
-    /// The workload every client runs.
-    pub workload: Workload,
-    /// Ignored unless `--ignored` (lab matrix or lab runtime).
-    pub lab: bool,
-    /// The matrix target directory.
-    pub target: PathBuf,
-}
-
-impl Cell {
-    /// Number of worker nodes this cell uses.
-    pub fn nodes(&self) -> u32 {
-        self.placement.len() as u32
-    }
-
-    /// Where client `index` keeps its files: one directory per (runtime, clients, client),
-    /// shared by every pattern so files are laid out once and reused.
-    pub fn client_dir(&self, index: u32) -> PathBuf {
-        self.target
-            .join(self.runtime.name.as_str())
-            .join(format!("c{}", self.clients))
-            .join(format!("client{index}"))
-    }
-
-    /// A file-system-safe form of the name (`smoke__runc__c8__read`).
-    pub fn slug(&self) -> String {
-        self.name.replace('/', "__")
-    }
-}
-
-/// Spreads `clients` over `nodes` as evenly as possible, earlier nodes first (8 over 2 = [4, 4]).
-pub fn spread(clients: u32, nodes: u32) -> Vec<u32> {
-    let used = clients.min(nodes).max(1);
-    (0..used)
-        .map(|i| clients / used + u32::from(i < clients % used))
-        .collect()
-}
-
-/// A matrix file as read: the parsed matrix, its path and the hash of its bytes.
-#[derive(Debug, Clone)]
-pub struct MatrixFile {
-    /// Where it was read from.
-    pub path: PathBuf,
-    /// The parsed matrix.
-    pub matrix: Matrix,
-    /// SHA-256 of the file's bytes, hex.
-    pub hash: String,
-    /// The file's text (copied into every run directory).
-    pub text: String,
-}
-
-impl MatrixFile {
-    /// Reads and validates a matrix file.
-    pub fn load(path: impl AsRef<Path>) -> Result<MatrixFile> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::parse(path, &text)
-    }
-
-    /// Parses and validates matrix text; `path` is used in error messages.
-    pub fn parse(path: &Path, text: &str) -> Result<MatrixFile> {
-        let matrix: Matrix = serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            Error::Matrix {
-                location: YamlLocation {
-                    path: path.to_owned(),
-                    line,
-                    column,
-                },
-                message: first_line(&e.to_string()),
-            }
-        })?;
-        matrix.check(path, text)?;
-        let hash = format!("{:x}", Sha256::digest(text.as_bytes()));
-        Ok(MatrixFile {
-            path: path.to_owned(),
-            matrix,
-            hash,
-            text: text.to_owned(),
-        })
-    }
-
-    /// A matrix built in Rust (e.g. from `#[rstest]` fixtures): rendered to YAML, then read back
-    /// with every check a file gets; the path is `<rust:NAME>`.
-    pub fn from_matrix(matrix: &Matrix) -> Result<MatrixFile> {
-        let text = serde_saphyr::to_string(matrix).map_err(|e| Error::Matrix {
-            location: YamlLocation {
-                path: PathBuf::from(format!("<rust:{}>", matrix.name)),
-                line: 0,
-                column: 0,
-            },
-            message: e.to_string(),
-        })?;
-        Self::parse(Path::new(&format!("<rust:{}>", matrix.name)), &text)
-    }
-
-    /// Every cell, runtime-major: runtime × clients × pattern, in declaration order.
-    pub fn cells(&self) -> Vec<Cell> {
-        let m = &self.matrix;
-        let mut cells = Vec::new();
-        for runtime in &m.runtimes {
-            for clients in runtime.clients.as_ref().unwrap_or(&m.clients) {
-                for pattern in &m.workload.patterns {
-                    let clients = clients.get();
-                    cells.push(Cell {
-                        name: format!("{}/{}/c{clients}/{pattern}", m.name, runtime.name),
-                        matrix: m.name.to_string(),
-                        runtime: runtime.clone(),
-                        clients,
-                        placement: spread(clients, m.nodes.get()),
-                        pattern: *pattern,
-                        workload: m.workload.clone(),
-                        lab: m.lab || runtime.lab,
-                        target: m.target.path().to_owned(),
-                    });
-                }
-            }
-        }
-        cells
-    }
-}
-
 impl Matrix {
     /// Checks that need the whole document; reports the line of the offending key.
-    fn check(&self, path: &Path, text: &str) -> Result<()> {
+    pub(crate) fn check(&self, path: &Path, text: &str) -> Result<()> {
         let fail = |key: &str, message: String| {
             let (line, column) = locate_key(text, key);
             Err(Error::Matrix {
@@ -919,36 +603,8 @@ impl Matrix {
                 );
             }
         }
-        crate::gate::check_gates(self, path, text)
+        Ok(())
     }
-}
-
-/// Line and column of the first `key:` in `text`, for checks that run after parsing.
-fn locate_key(text: &str, key: &str) -> (u64, u64) {
-    let needle = format!("{key}:");
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start().trim_start_matches("- ");
-        if trimmed.starts_with(&needle) {
-            let column = line.len() - trimmed.len() + 1;
-            return (i as u64 + 1, column as u64);
-        }
-    }
-    (0, 0)
-}
-
-/// serde-saphyr's message without its own `error: line N column M:` prefix (the location is reported separately).
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or_default();
-    match line.strip_prefix("error: line ") {
-        Some(rest) => rest.split_once(": ").map_or(line, |(_, m)| m).to_owned(),
-        None => line.to_owned(),
-    }
-}
-
-/// The JSON Schema of the matrix format, for editors.
-pub fn json_schema() -> String {
-    let schema = schemars::schema_for!(Matrix);
-    serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
 }
 
 /// Constructors for matrices written in Rust; each value gets the same checks as in YAML.

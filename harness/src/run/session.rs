@@ -6,55 +6,19 @@
 //! job files, raw fio outputs (`r<k>.json`), logs, and `histogram.json`.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::fio::histogram::Histogram;
 use crate::fixture::{CellDir, Fixture, RuntimeInfo};
-use crate::matrix::{Cell, MatrixFile};
-use crate::result::{CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary};
-
-/// Base directory for results: `$IOGATE_RESULTS`, else `$CARGO_TARGET_DIR/iogate`, else `target/iogate`.
-pub fn results_base() -> PathBuf {
-    if let Some(dir) = std::env::var_os("IOGATE_RESULTS") {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("iogate")
-}
-
-/// `environment.json`: the machine and tools a run used.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Environment {
-    /// iogate version.
-    pub iogate: String,
-    /// `uname -r`.
-    pub kernel: String,
-    /// `fio --version` (or why it is missing).
-    pub fio: String,
-    /// Host name of the machine running the harness.
-    pub hostname: String,
-    /// CPUs available to the harness.
-    pub cpus: usize,
-    /// Matrix name.
-    pub matrix: String,
-    /// Matrix file as given.
-    pub matrix_path: String,
-    /// SHA-256 of the matrix file.
-    pub matrix_hash: String,
-    /// Run id.
-    pub run_id: String,
-    /// When the run started (RFC 3339).
-    pub started_at: String,
-    /// Each runtime as its fixture found it, or why it is unavailable.
-    pub runtimes: BTreeMap<String, serde_json::Value>,
-}
+use crate::run::environment::{Environment, results_base};
+use crate::run::record::{CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary};
+use crate::settings::settings;
+use crate::spec::{Cell, MatrixFile};
+use crate::sys::lock::MachineLock;
 
 /// A runtime's fixture after preflight.
 enum Slot {
@@ -76,7 +40,8 @@ impl Session {
     /// this process opens, so sessions opened side by side (rstest cases) never share a directory.
     pub fn open(matrix: MatrixFile) -> Result<Session> {
         static OPENED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let run_id = std::env::var("IOGATE_RUN_ID").unwrap_or_else(|_| {
+        settings().check()?;
+        let run_id = settings().run_id.clone().unwrap_or_else(|| {
             let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
             match OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) {
                 0 => format!("{now}-{}", std::process::id()),
@@ -397,7 +362,7 @@ impl Session {
 
 /// Writes a file atomically (a uniquely named temp file in the same directory, then rename): a
 /// crash never leaves half a file and concurrent writers never share a temp file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
@@ -508,36 +473,3 @@ fn kernel() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// An exclusive, machine-wide lock: one cell at a time across threads and processes (cargo
-/// test's thread pool, nextest's processes, two `iogate run`s), so cells never disturb each other.
-pub struct MachineLock(File);
-
-impl MachineLock {
-    /// Takes the lock file `name` in `$IOGATE_LOCK_DIR` (default: the system temp directory),
-    /// waiting for whoever holds it.
-    pub fn acquire(name: &str) -> Result<MachineLock> {
-        let dir = std::env::var_os("IOGATE_LOCK_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        Self::at(&dir.join(name))
-    }
-
-    /// Takes the lock file at `path` (also used per run directory, around the files its
-    /// sessions share), waiting for whoever holds it.
-    pub(crate) fn at(path: &Path) -> Result<MachineLock> {
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        file.lock().map_err(|e| Error::io(path, e))?;
-        Ok(MachineLock(file))
-    }
-}
-
-impl Drop for MachineLock {
-    fn drop(&mut self) {
-        let _ = self.0.unlock();
-    }
-}

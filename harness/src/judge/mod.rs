@@ -1,0 +1,9 @@
+//! Judging a run: gates (runtime against runtime, or against a bound), baselines (a cell against
+//! its recorded past) and run comparisons, all on a log scale with one [`Verdict`] vocabulary.
+
+pub mod baseline;
+pub mod gate;
+pub mod verdict;
+
+pub use gate::{GateReport, Row, RowResult, evaluate};
+pub use verdict::Verdict;
