@@ -187,3 +187,16 @@ pub fn evaluate(
     }
 }
 
+
+/// `gates.json` in a run directory: every gate decided in the run, by test name
+/// (`smoke/gate/<label>/c8`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GatesFile {
+    /// The gates' reports, by test name.
+    pub gates: std::collections::BTreeMap<String, GateReport>,
+}
+
+impl GatesFile {
+    /// The file's name in a run directory.
+    pub const NAME: &'static str = "gates.json";
+}

@@ -5,5 +5,5 @@ pub mod baseline;
 pub mod gate;
 pub mod verdict;
 
-pub use gate::{GateReport, Row, RowResult, evaluate};
+pub use gate::{GateReport, GatesFile, Row, RowResult, evaluate};
 pub use verdict::Verdict;
