@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::fio::histogram::Histogram;
 use crate::fixture::{CellDir, Fixture, RuntimeInfo};
 use crate::run::environment::{Environment, results_base};
+use crate::run::event::CellEvent;
 use crate::run::record::{CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary};
 use crate::settings::settings;
 use crate::spec::{Cell, MatrixFile};
@@ -128,6 +129,16 @@ impl Session {
     /// [`Session::run_cell`] when its last repetition ends or it fails, and `summary.json` is
     /// rebuilt. A cell listed twice runs once; the records come back in the order of `cells`.
     pub fn run_interleaved(&mut self, cells: &[Cell]) -> Result<Vec<CellRecord>> {
+        self.run_observed(cells, &mut |_| {})
+    }
+
+    /// [`Session::run_interleaved`], telling `observe` when each cell starts its first repetition
+    /// and when it is finished (measured, failed or skipped) and on disk.
+    pub fn run_observed(
+        &mut self,
+        cells: &[Cell],
+        observe: &mut dyn FnMut(CellEvent<'_>),
+    ) -> Result<Vec<CellRecord>> {
         let _lock = MachineLock::acquire("iogate-cells.lock")?;
         let mut unique: Vec<&Cell> = Vec::new();
         for cell in cells {
@@ -137,7 +148,12 @@ impl Session {
         }
         let mut runs = Vec::with_capacity(unique.len());
         for cell in &unique {
-            runs.push(self.begin(cell)?);
+            let run = self.begin(cell)?;
+            if run.done {
+                observe(CellEvent::Started(cell));
+                observe(CellEvent::Finished(&run.record));
+            }
+            runs.push(run);
         }
         let rounds = unique
             .iter()
@@ -149,9 +165,13 @@ impl Session {
                 if run.done || rep > cell.workload.repetitions {
                     continue;
                 }
+                if rep == 1 {
+                    observe(CellEvent::Started(cell));
+                }
                 self.step(cell, rep, run);
                 if run.record.reason.is_some() || rep == cell.workload.repetitions {
                     self.finish(cell, run)?;
+                    observe(CellEvent::Finished(&run.record));
                 }
             }
         }
