@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use iogate::Error;
-use iogate::fio::job::{check_option, render};
+use iogate::fio::job::render;
+use iogate::fixture::host_driven::job_spec;
+use iogate::spec::check_option;
 use iogate::spec::MatrixFile;
 use rstest::rstest;
 
@@ -138,7 +140,7 @@ fn allowed_options_render_under_the_client_directory() {
     );
     let file = MatrixFile::parse(Path::new("ok.yaml"), &text).unwrap();
     let cells = file.cells();
-    let job = render(&cells[0], &cells[0].client_dir(1).display().to_string()).unwrap();
+    let job = render(&job_spec(&cells[0]), &cells[0].client_dir(1).display().to_string()).unwrap();
     insta::assert_snapshot!(job);
     assert!(job.contains("directory=/var/tmp/iogate-test/host/c2/client1/sub\n"));
 }
@@ -147,7 +149,7 @@ fn allowed_options_render_under_the_client_directory() {
 fn rendered_job_has_one_section_and_only_known_keys() {
     let file = MatrixFile::parse(Path::new("ok.yaml"), &matrix("smoke", "")).unwrap();
     for cell in file.cells() {
-        let job = render(&cell, "/data").unwrap();
+        let job = render(&job_spec(&cell), "/data").unwrap();
         let sections = job.lines().filter(|l| l.starts_with('[')).count();
         assert_eq!(sections, 1, "{job}");
         for line in job.lines().skip(1) {
@@ -164,7 +166,7 @@ fn rendered_job_has_one_section_and_only_known_keys() {
 fn client_directory_from_a_fixture_is_checked_too() {
     let file = MatrixFile::parse(Path::new("ok.yaml"), &matrix("smoke", "")).unwrap();
     let cell = &file.cells()[0];
-    let err = render(cell, "/data\nexec_prerun=touch /tmp/pwned").unwrap_err();
+    let err = render(&job_spec(cell), "/data\nexec_prerun=touch /tmp/pwned").unwrap_err();
     assert!(matches!(err, Error::UnsafeJob(_)), "{err}");
 }
 

@@ -9,6 +9,8 @@ pub mod compare;
 pub mod load;
 pub mod html;
 pub mod markdown;
+pub mod events;
+pub mod gates;
 pub mod names;
 pub mod progress;
 mod sections;
