@@ -1,15 +1,17 @@
 //! `iogate`: plan, run and clean up I/O matrices from the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use iogate::spec::Cell;
 use iogate::spec::MatrixFile;
 use iogate::report::compare::{Verdict, compare};
+use iogate::harness::trials::nominal_duration;
+use iogate::harness::{Decision, Runner};
+use iogate::judge::baseline::Store;
+use iogate::report::events::Console;
 use iogate::report::progress::Progress;
 use iogate::report::{self, Run};
-use iogate::run::Status;
 
 /// Storage I/O across container runtimes, as a regression gate.
 #[derive(Parser)]
@@ -26,7 +28,8 @@ enum Command {
         /// Matrix file.
         matrix: PathBuf,
     },
-    /// Run a matrix's cells (all, or those whose name contains FILTER) and print the study's table.
+    /// Run a matrix's cells (all, or those whose name contains FILTER), its gates and baselines;
+    /// print the study's table and each verdict; exit non-zero when a cell, gate or baseline fails.
     Run {
         /// Matrix file.
         matrix: PathBuf,
@@ -35,6 +38,9 @@ enum Command {
         /// Also run lab cells.
         #[arg(long)]
         lab: bool,
+        /// Baseline snapshots to compare the cells with (skipped when the directory is missing).
+        #[arg(long, default_value = "snapshots")]
+        snapshots: PathBuf,
     },
     /// Write report.md, report.html and the SVG figures next to a run's summary.json.
     Report {
@@ -86,54 +92,8 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
             matrix,
             filter,
             lab,
-        } => {
-            let file = MatrixFile::load(&matrix)?;
-            let cells: Vec<_> = file
-                .cells()
-                .into_iter()
-                .filter(|c| filter.as_deref().is_none_or(|f| c.name.contains(f)))
-                .filter(|c| lab || !c.lab)
-                .collect();
-            let nominal: Option<std::time::Duration> = cells.iter().map(nominal_duration).sum();
-            let mut progress = Progress::new(cells.len());
-            if let Some(n) = nominal {
-                progress = progress.with_nominal(n);
-            }
-            let mut session = iogate::run::Session::open(file)?;
-            let mut failed = 0;
-            for cell in &cells {
-                eprintln!("{}", progress.start(&cell.name));
-                let started = std::time::Instant::now();
-                let record = session.run_cell(cell)?;
-                progress.finish(started.elapsed());
-                match record.status {
-                    Status::Passed => {}
-                    Status::Skipped => {
-                        eprintln!("  skipped: {}", record.reason.unwrap_or_default())
-                    }
-                    Status::Failed => {
-                        failed += 1;
-                        eprintln!(
-                            "  FAILED: {}",
-                            first_line(&record.reason.unwrap_or_default())
-                        );
-                    }
-                }
-            }
-            let run = Run::load(session.dir())?;
-            // Footnotes numbered like these tables (ordered without the matrix).
-            let view = report::View::new(&run.summary, None);
-            println!("{}", report::latency_table(&run.summary));
-            println!("{}", report::bandwidth_table(&run.summary));
-            print!("{}", report::markdown::missing_list(&view));
-            let written = report::write_to(&run, session.dir())?;
-            report::append_step_summary(&report::markdown::render(&run, false))?;
-            println!("results: {}", session.dir().display());
-            println!("report: {}", written.html.display());
-            if failed > 0 {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
+            snapshots,
+        } => return run_matrix(&matrix, filter.as_deref(), lab, &snapshots),
         Command::Report { dir } => {
             let run = Run::load(&dir)?;
             let written = report::write_to(&run, &run.dir)?;
@@ -183,18 +143,72 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What a cell should take by its workload (ramp + runtime per repetition), if it is time-based.
-fn nominal_duration(cell: &Cell) -> Option<std::time::Duration> {
-    let w = &cell.workload;
-    let one = w.runtime?.get() + w.ramp.map(|r| r.get()).unwrap_or_default();
-    Some(one * w.repetitions)
-}
-
-/// The first non-empty line of a reason.
-fn first_line(reason: &str) -> &str {
-    reason
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
+/// `iogate run`: the same cells, gates and baselines as `cargo test --test io_matrix`, through the
+/// library's runner.
+fn run_matrix(
+    path: &Path,
+    filter: Option<&str>,
+    lab: bool,
+    snapshots: &Path,
+) -> iogate::Result<ExitCode> {
+    iogate::settings::settings().check()?;
+    let file = MatrixFile::load(path)?;
+    let cells: Vec<_> = file
+        .cells()
+        .into_iter()
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+        .filter(|c| lab || !c.lab)
+        .collect();
+    let mut progress = Progress::new(cells.len());
+    if let Some(n) = cells.iter().map(nominal_duration).sum() {
+        progress = progress.with_nominal(n);
+    }
+    let runner = Runner::new(Box::new(Console::new(progress)));
+    let mut failures = Vec::new();
+    let mut decide = |name: &str, decision: Decision| match decision {
+        Decision::Pass(text) => println!("{text}"),
+        Decision::Ignore(reason) => println!("{name}: ignored — {reason}"),
+        Decision::Fail(text) => {
+            println!("{name}: FAIL\n{text}");
+            failures.push(name.to_owned());
+        }
+    };
+    for cell in &cells {
+        if let Decision::Fail(text) = runner.cell_decision(&file, cell) {
+            decide(&cell.name, Decision::Fail(text));
+        }
+    }
+    let selected = |c: &iogate::spec::Cell| cells.iter().any(|s| s.name == c.name);
+    for gate in &file.matrix.gates {
+        for clients in gate.client_counts(&file.matrix) {
+            let needs = gate.cells(&file.matrix, Some(clients));
+            if needs.is_empty() || !needs.iter().all(selected) {
+                continue;
+            }
+            let name = gate.trial_name(&file.matrix, clients);
+            decide(&name, runner.gate_decision(&file, gate, clients));
+        }
+    }
+    if snapshots.is_dir() {
+        let store = Store::new(snapshots.canonicalize().map_err(|e| iogate::Error::io(snapshots, e))?)
+            .map_err(iogate::Error::Settings)?;
+        for cell in &cells {
+            decide(
+                &cell.id.baseline_trial(),
+                runner.baseline_decision(&file, cell, &store),
+            );
+        }
+    } else {
+        eprintln!(
+            "baselines: {} does not exist; cells not compared with baselines",
+            snapshots.display()
+        );
+    }
+    runner.finish();
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("{} failed: {}", failures.len(), failures.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
 }
