@@ -1,9 +1,10 @@
 //! The harness from plain `#[rstest]` tests: a runtime fixture plus a workload written in Rust.
 //! No matrix file; results still land in `target/iogate/<matrix>/<run-id>/` with their provenance.
 
-use iogate::spec::{Matrix, MatrixFile, Pattern, Runtime, Workload};
-use iogate::run::{CellRecord, Status};
-use iogate::run::Session;
+use iogate::harness::{Decision, Runner};
+use iogate::report::events::Silent;
+use iogate::run::{CellRecord, Session, Status};
+use iogate::spec::{GateSpec, Matrix, MatrixFile, Pattern, Runtime, Workload};
 use rstest::{fixture, rstest};
 
 /// fio servers on this machine, one network namespace per worker node.
@@ -68,4 +69,30 @@ fn sequential_write_is_measured_on_the_write_side(
     assert_eq!(record.status, Status::Passed, "{:?}", record.reason);
     assert_eq!(record.pattern, Pattern::Write);
     assert!(record.ios.unwrap() > 0);
+}
+
+/// A gate asserted from Rust, decided by the same runner as `cargo test --test io_matrix`.
+#[rstest]
+fn a_gate_from_rust_is_decided_like_a_matrix_gate(host: Runtime, study_workload: Workload) {
+    let mut matrix = Matrix::new(
+        "example-gate",
+        "/var/tmp/iogate/example",
+        vec![host],
+        &[1],
+        1,
+        study_workload,
+    )
+    .unwrap();
+    let gate = GateSpec::from_yaml("{ metric: bw, runtime: host, at_least: 1MiB/s }").unwrap();
+    matrix.gates.push(gate.clone());
+    let file = MatrixFile::from_matrix(&matrix).unwrap();
+    let runner = Runner::new(Box::new(Silent));
+    match runner.gate_decision(&file, &gate, 1) {
+        Decision::Pass(table) => assert!(table.contains("pass"), "{table}"),
+        other => panic!("host randread from the page cache is far above 1 MiB/s: {other:?}"),
+    }
+    // The gate's report is in the run directory, typed, for the report to show.
+    let dirs = runner.finish();
+    let gates = std::fs::read_to_string(dirs[0].join("gates.json")).unwrap();
+    assert!(gates.contains("example-gate/gate/host-bw-ge-1MiBps/c1"), "{gates}");
 }

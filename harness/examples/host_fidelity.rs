@@ -54,7 +54,7 @@ workload:
     assert!(warm.bw_bytes.is_some(), "{:?}", warm.reason);
 
     let job = work.join("plain.fio");
-    let text = iogate::fio::job::render(&cell, &cell.client_dir(0).display().to_string()).unwrap();
+    let text = iogate::fio::job::render(&iogate::fixture::host_driven::job_spec(&cell), &cell.client_dir(0).display().to_string()).unwrap();
     std::fs::write(&job, text).unwrap();
 
     let (mut ratios, mut overheads, mut harness_only) = (Vec::new(), Vec::new(), Vec::new());
