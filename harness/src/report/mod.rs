@@ -6,8 +6,9 @@
 //! `FAILED` or `skipped` with a footnote, and the reason is listed below the table.
 
 pub mod compare;
-pub mod load;
+pub mod gates;
 pub mod html;
+pub mod load;
 pub mod markdown;
 pub mod names;
 pub mod progress;
