@@ -24,10 +24,13 @@
 use std::time::Instant;
 
 use iogate::judge::baseline::{self, Baseline, Tolerance, Tolerances};
-use iogate::gate::{self, GateSpec, Verdict, log_spread};
-use iogate::spec::{Cell, MatrixFile};
-use iogate::run::{CellRecord, Status};
+use iogate::judge::{Verdict, evaluate};
 use iogate::run::Session;
+use iogate::run::{CellRecord, Status};
+use iogate::spec::GateSpec;
+use iogate::spec::{Cell, MatrixFile};
+use iogate::stats::{geometric_mean, log_spread};
+use iogate::units::sig3;
 
 const THREADS: u32 = 2;
 const GATE_BOUNDS: [u32; 2] = [70, 90];
@@ -77,7 +80,7 @@ fn main() {
     let cal = session.run_cell(&calibration).expect("calibration run");
     let cal = passed(cal);
     let bw: Vec<f64> = cal.repetitions.iter().map(|r| r.bw_bytes).collect();
-    let ref_bw = gate::geometric_mean(&bw).expect("bandwidth");
+    let ref_bw = geometric_mean(&bw).expect("bandwidth");
     let base = Baseline::from_record(&cal).expect("baseline");
     println!(
         "gate_detection: host runtime, 1 client, read 64k × {THREADS} threads, 1 s runs, k = {reps} repetitions \
@@ -85,7 +88,7 @@ fn main() {
     );
     println!(
         "calibration (ref, 5 repetitions): {} MiB/s, σ(ln bw) = {:.3} between repetitions",
-        gate::sig3(ref_bw / 1048576.0),
+        sig3(ref_bw / 1048576.0),
         log_spread(&bw).unwrap_or(f64::NAN)
     );
 
@@ -99,7 +102,7 @@ fn main() {
             .expect("rate is allow-listed");
         println!(
             "{runtime}: rate = {} MiB/s per thread ({:.0} % of ref over {THREADS} threads)",
-            gate::sig3(per_thread as f64 / 1048576.0),
+            sig3(per_thread as f64 / 1048576.0),
             fraction * 100.0
         );
         slow.push(c);
@@ -138,18 +141,18 @@ fn main() {
         let by = |rt: &str| records.iter().find(|r| r.runtime == rt).expect("record");
         let gm = |rt: &str| {
             let v: Vec<f64> = by(rt).repetitions.iter().map(|r| r.bw_bytes).collect();
-            gate::geometric_mean(&v).expect("bandwidth")
+            geometric_mean(&v).expect("bandwidth")
         };
         let r = gm("ref");
         ratios.push([gm("test") / r, gm("slow50") / r, gm("slow80") / r]);
         let mut line = format!(
             "trial {trial:2}: test {}× slow50 {}× slow80 {}× of ref |",
-            gate::sig3(ratios[trial - 1][0]),
-            gate::sig3(ratios[trial - 1][1]),
-            gate::sig3(ratios[trial - 1][2])
+            sig3(ratios[trial - 1][0]),
+            sig3(ratios[trial - 1][1]),
+            sig3(ratios[trial - 1][2])
         );
         for (i, (bound, rt, g)) in gates.iter().enumerate() {
-            let report = gate::evaluate(g, &matrix.matrix, Some(1), &records);
+            let report = evaluate(g, &matrix.matrix, Some(1), &records);
             gate_counts[i].add(report.verdict);
             if *rt == "test" {
                 line.push_str(&format!(" ≥{bound}%:"));
@@ -183,8 +186,8 @@ fn main() {
     );
     println!(
         "slowdowns achieved (median ratio to ref): 50 % cap → {}×, 80 % cap → {}×",
-        gate::sig3(median(ratios.iter().map(|r| r[1]).collect())),
-        gate::sig3(median(ratios.iter().map(|r| r[2]).collect()))
+        sig3(median(ratios.iter().map(|r| r[1]).collect())),
+        sig3(median(ratios.iter().map(|r| r[2]).collect()))
     );
 
     println!(
@@ -225,9 +228,7 @@ fn main() {
     for (t, (label, tolerance)) in tolerances.iter().enumerate() {
         let [aa_drift, d50, d80] = base_counts[t];
         let factor = |x: Option<Tolerance>| {
-            x.map_or("–".to_owned(), |x| {
-                format!("×/÷ {}", gate::sig3(x.factor()))
-            })
+            x.map_or("–".to_owned(), |x| format!("×/÷ {}", sig3(x.factor())))
         };
         println!(
             "| {label}: bw/IOPS {}, p50 {}, p99 {} | {} | {} | {} | {} |",

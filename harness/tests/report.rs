@@ -1,12 +1,16 @@
 //! The report from a fixed, committed results directory (`tests/fixtures/run-sample`): the
-//! markdown and the bandwidth figure as snapshots, the HTML page's content, `compare` of a run with
-//! itself and with a changed copy, and the footnotes of cells that failed or were skipped.
+//! markdown and the bandwidth figure as snapshots, the HTML page's content, typed `gates.json` in
+//! both renderings, `compare` of a run with itself and with a changed copy, and the footnotes of
+//! cells that failed or were skipped.
 
 use std::path::{Path, PathBuf};
 
-use iogate::report::compare::{Verdict, compare};
+use iogate::judge::compare::{Change, CompareOptions, compare};
+use iogate::judge::gate::{GatesFile, evaluate};
+use iogate::judge::{GateReport, Verdict};
 use iogate::report::{self, Run};
-use iogate::run::Status;
+use iogate::run::{Status, Summary};
+use iogate::spec::{GateSpec, Metric};
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/run-sample")
@@ -154,29 +158,100 @@ fn write_puts_every_file_next_to_the_summary() {
     );
 }
 
+/// Four gates over the sample at 8 clients, one per verdict: runc keeps ≥ 10 % of host's read
+/// bandwidth (pass), host's p99 is at most 1 µs (fail), gvisor reaches 2.9× host's bandwidth (its
+/// measured ratio, so the interval straddles it: inconclusive), and kata (skipped in the sample).
+fn sample_gates(run: &Run) -> GatesFile {
+    let matrix = run.matrix.as_ref().expect("matrix.yaml parses");
+    let gates = [
+        "{ metric: bw, runtime: runc, reference: host, at_least: 10%, patterns: [read] }",
+        "{ metric: p99, runtime: host, at_most: 1us, patterns: [read] }",
+        "{ metric: bw, runtime: gvisor, reference: host, at_least: 2.9x, patterns: [read] }",
+        "{ metric: bw, runtime: kata, reference: host, at_least: 10%, patterns: [read] }",
+    ];
+    let gates = gates
+        .iter()
+        .map(|yaml| {
+            let gate = GateSpec::from_yaml(yaml).unwrap();
+            let report: GateReport = evaluate(&gate, matrix, Some(8), &run.summary.cells);
+            (gate.trial_name(matrix, 8), report)
+        })
+        .collect();
+    GatesFile { gates }
+}
+
 #[test]
-fn gates_json_is_shown_when_present() {
-    let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&sample(), tmp.path());
+fn gates_json_is_read_typed_and_rendered_in_both_reports() {
+    let tmp = copy_to_temp();
+    let file = sample_gates(&load());
+    let verdicts: Vec<Verdict> = file.gates.values().map(|g| g.verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Inconclusive,
+            Verdict::Fail,
+            Verdict::Skipped,
+            Verdict::Pass
+        ],
+        "{:?}",
+        file.gates.keys()
+    );
     std::fs::write(
-        tmp.path().join("gates.json"),
-        r#"{"passed": false, "gates": [
-            {"name": "runc-read-bw", "cell": "smoke/runc/c8/read", "verdict": "pass"},
-            {"name": "gvisor-read-p99", "cell": "smoke/gvisor/c8/read", "verdict": "fail"}]}"#,
+        tmp.path().join(GatesFile::NAME),
+        serde_json::to_string_pretty(&file).unwrap(),
     )
     .unwrap();
     let run = Run::load(tmp.path()).unwrap();
-    let md = report::markdown::render(&run, false);
-    assert!(md.contains("## Gates\n\n1 of 2 gates failed."), "{md}");
-    assert!(
-        md.contains("| gvisor-read-p99 | smoke/gvisor/c8/read | **fail** |"),
-        "{md}"
-    );
-    assert!(report::html::render(&run).contains("id=\"gates\""));
+    let Some(Ok(read)) = &run.gates else {
+        panic!("gates.json not read: {:?}", run.gates)
+    };
+    let read_verdicts: Vec<(&String, Verdict)> =
+        read.gates.iter().map(|(k, g)| (k, g.verdict)).collect();
+    let written: Vec<(&String, Verdict)> = file.gates.iter().map(|(k, g)| (k, g.verdict)).collect();
+    assert_eq!(read_verdicts, written);
 
-    std::fs::write(tmp.path().join("gates.json"), "{ not json").unwrap();
-    let md = report::markdown::render(&Run::load(tmp.path()).unwrap(), false);
+    let md = report::markdown::render(&run, false);
+    let section = &md[md.find("## Gates").unwrap()..md.find("## Aggregate bandwidth").unwrap()];
+    insta::assert_snapshot!("report_gates_md", section);
+    for needle in [
+        "4 gates: 1 pass, 1 fail, 1 inconclusive, 1 skipped.",
+        "| pattern | clients | runtime | measured | reference | ratio [95 % CI] | bound | k | spread | verdict |",
+        "| ≥ 2.9× | 1 | ±16.8% (prior) | ⚠ inconclusive |",
+        "⚠ too noisy to decide: k = 1",
+        "| **FAIL** |",
+        "| _skipped: cell smoke/kata/c8/read was skipped: ",
+    ] {
+        assert!(section.contains(needle), "missing {needle:?} in\n{section}");
+    }
+
+    let html = report::html::render(&run);
+    let section = &html[html.find("<section id=\"gates\">").unwrap()
+        ..html.find("<section id=\"bandwidth\">").unwrap()];
+    assert_eq!(section.matches("<table class=\"gate\">").count(), 4);
+    for needle in [
+        "<td class=\"warn\">inconclusive</td>",
+        "<td class=\"bad\">FAIL</td>",
+        "<td class=\"good\">pass</td>",
+        "<span class=\"verdict-warn\">inconclusive</span>",
+        "<p class=\"callout\">too noisy to decide",
+    ] {
+        assert!(section.contains(needle), "missing {needle:?} in\n{section}");
+    }
+    assert!(
+        !section.contains("<td class=\"good\">inconclusive"),
+        "inconclusive never reads as a pass"
+    );
+}
+
+#[test]
+fn an_unreadable_gates_json_is_reported() {
+    let tmp = copy_to_temp();
+    std::fs::write(tmp.path().join(GatesFile::NAME), "{ not json").unwrap();
+    let run = Run::load(tmp.path()).unwrap();
+    assert!(matches!(run.gates, Some(Err(_))));
+    let md = report::markdown::render(&run, false);
     assert!(md.contains("**gates.json could not be read**"), "{md}");
+    assert!(report::html::render(&run).contains("id=\"gates\""));
 }
 
 #[test]
@@ -208,86 +283,114 @@ fn step_summary_gets_the_markdown_appended() {
     );
 }
 
+/// `summary` with every passed cell's repetition repeated `k` times.
+fn repeated(summary: &Summary, k: usize) -> Summary {
+    let mut s = summary.clone();
+    for cell in &mut s.cells {
+        if let Some(first) = cell.repetitions.first().cloned() {
+            cell.repetitions = vec![first; k];
+        }
+    }
+    s
+}
+
 #[test]
 fn compare_with_itself_is_one_everywhere() {
     let run = load();
-    let c = compare(&run.summary, &run.summary, 0.10);
-    let comparable: Vec<_> = c.rows.iter().filter(|r| r.bw.is_some()).collect();
+    let c = compare(&run.summary, &run.summary, CompareOptions::default());
+    let comparable: Vec<_> = c.cells.iter().filter(|r| !r.metrics.is_empty()).collect();
     assert_eq!(comparable.len(), 11);
-    for row in &comparable {
-        for m in [row.bw, row.p50, row.p99].into_iter().flatten() {
-            assert_eq!(m.ratio, 1.0, "{}", row.name);
+    for cell in &comparable {
+        for m in &cell.metrics {
+            assert_eq!(m.ratio(), 1.0, "{}", cell.name);
         }
-        assert_eq!(row.verdict, Verdict::Same);
+        // One repetition a side: the prior alone is wider than ±10 %, so no pass, never a fail.
+        assert_eq!(cell.verdict, Verdict::Inconclusive, "{}", cell.name);
+        assert_eq!(cell.change(), Some(Change::Same));
     }
     assert_eq!(
-        c.count(Verdict::NotComparable),
+        c.count(Verdict::Skipped),
         5,
         "the failed and the skipped cells"
     );
-    let md = c.markdown();
+    let md = report::compare::markdown(&c);
     for line in md
         .lines()
-        .filter(|l| l.starts_with("| smoke/") && !l.contains("n/a"))
+        .filter(|l| l.starts_with("| smoke/") && !l.contains("skipped"))
     {
         let ratios: Vec<&str> = line
             .split('|')
             .map(str::trim)
-            .filter(|c| {
-                c.starts_with(|ch: char| ch.is_ascii_digit()) && c.len() == 4 && c.contains('.')
-            })
+            .filter(|c| c.starts_with("1.00 ["))
             .collect();
-        assert_eq!(ratios, ["1.00", "1.00", "1.00"], "{line}");
-        assert!(line.ends_with("| same |"), "{line}");
+        assert_eq!(ratios.len(), 3, "{line}");
+        assert!(line.ends_with("| ⚠ inconclusive, same |"), "{line}");
     }
+
+    // With ten identical repetitions a side, the interval is inside ±10 %: all pass and same.
+    let ten = repeated(&run.summary, 10);
+    let c = compare(&ten, &ten, CompareOptions::default());
+    assert_eq!(
+        (c.count(Verdict::Pass), c.count(Verdict::Skipped)),
+        (11, 5),
+        "{}",
+        report::compare::tally(&c)
+    );
+    assert_eq!(c.count_change(Change::Same), 11);
 }
 
 #[test]
 fn compare_flags_a_slower_run_and_uses_the_repetitions_spread() {
     let a = load().summary;
     let mut b = a.clone();
-    let cell = b
-        .cells
-        .iter_mut()
-        .find(|c| c.name == "smoke/runc/c8/read")
-        .unwrap();
-    cell.bw_bytes = cell.bw_bytes.map(|bw| bw * 0.5);
-    let lat = cell.lat_ns.as_mut().unwrap();
-    lat.p99 *= 3;
-    let c = compare(&a, &b, 0.10);
-    let row = c
-        .rows
-        .iter()
-        .find(|r| r.name == "smoke/runc/c8/read")
-        .unwrap();
-    assert_eq!(row.verdict, Verdict::Worse);
-    assert_eq!(row.bw.unwrap().ratio, 0.5);
-    assert_eq!(row.p99.unwrap().ratio, 3.0);
-    assert_eq!(row.p50.unwrap().verdict, Verdict::Same);
-    assert_eq!(c.count(Verdict::Worse), 1);
+    let name = "smoke/runc/c8/read";
+    let cell = b.cells.iter_mut().find(|c| c.name == name).unwrap();
+    cell.repetitions[0].bw_bytes *= 0.5;
+    cell.repetitions[0].lat_ns.p99 *= 3;
+    let c = compare(&a, &b, CompareOptions::default());
+    let row = c.cells.iter().find(|r| r.name == name).unwrap();
+    assert_eq!(row.verdict, Verdict::Fail);
+    assert_eq!(row.change(), Some(Change::Worse));
+    let bw = row.metric(Metric::Bw).unwrap();
+    assert!((bw.ratio() - 0.5).abs() < 1e-9, "{}", bw.ratio());
+    assert_eq!((bw.verdict, bw.change), (Verdict::Fail, Change::Worse));
+    let p99 = row.metric(Metric::P99).unwrap();
+    assert!((p99.ratio() - 3.0).abs() < 1e-9, "{}", p99.ratio());
+    assert_eq!((p99.verdict, p99.change), (Verdict::Fail, Change::Worse));
+    assert_eq!(row.metric(Metric::P50).unwrap().change, Change::Same);
+    assert_eq!(c.count(Verdict::Fail), 1);
+    let md = report::compare::markdown(&c);
+    assert!(md.contains("| **FAIL, worse** |"), "{md}");
 
-    // Two repetitions 60 % apart on both sides: a 50 % drop is within the noise.
+    // Two repetitions a side whose ratios disagree (1.17 and 0.21): half the bandwidth on
+    // average, but within the noise.
     let mut a2 = a.clone();
-    for s in [&mut a2, &mut b] {
-        let cell = s
-            .cells
-            .iter_mut()
-            .find(|c| c.name == "smoke/runc/c8/read")
-            .unwrap();
-        let mut r2 = cell.repetitions[0].clone();
-        let mean = cell.bw_bytes.unwrap();
-        cell.repetitions[0].bw_bytes = mean * 0.7;
-        r2.bw_bytes = mean * 1.3;
-        cell.repetitions.push(r2);
+    for (s, bws) in [(&mut a2, [0.6, 1.4]), (&mut b, [0.7, 0.3])] {
+        let cell = s.cells.iter_mut().find(|c| c.name == name).unwrap();
+        let base = a.cells.iter().find(|c| c.name == name).unwrap().repetitions[0].clone();
+        cell.repetitions = bws
+            .iter()
+            .map(|f| {
+                let mut r = base.clone();
+                r.bw_bytes *= f;
+                r
+            })
+            .collect();
     }
-    let c = compare(&a2, &b, 0.10);
-    let row = c
-        .rows
+    let c = compare(&a2, &b, CompareOptions::default());
+    let bw = *c
+        .cells
         .iter()
-        .find(|r| r.name == "smoke/runc/c8/read")
+        .find(|r| r.name == name)
+        .unwrap()
+        .metric(Metric::Bw)
         .unwrap();
-    assert_eq!(row.bw.unwrap().verdict, Verdict::Same);
-    assert!((row.bw.unwrap().band - 0.6).abs() < 1e-9);
+    assert_eq!(bw.k, (2, 2));
+    assert!((bw.ratio() - 0.5).abs() < 0.05, "{}", bw.ratio());
+    assert_eq!(
+        (bw.verdict, bw.change),
+        (Verdict::Inconclusive, Change::Worse)
+    );
 }
 
 #[test]
@@ -295,7 +398,7 @@ fn compare_cli_prints_markdown_and_writes_html() {
     let tmp = tempfile::tempdir().unwrap();
     let html = tmp.path().join("compare.html");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_iogate"))
-        .args(["compare", "--html"])
+        .args(["compare", "--threshold", "0.2", "--html"])
         .arg(&html)
         .arg(sample())
         .arg(sample())
@@ -309,12 +412,51 @@ fn compare_cli_prints_markdown_and_writes_html() {
     );
     let md = String::from_utf8(out.stdout).unwrap();
     assert!(
-        md.contains("16 cells: 11 same, 0 better, 0 worse, 0 mixed, 5 n/a."),
+        md.contains(
+            "16 cells: 0 pass, 0 fail, 11 inconclusive, 5 skipped; 11 same, 0 better, 0 worse, 0 mixed."
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("at least A / 1.2 and latency at most A × 1.2"),
         "{md}"
     );
     assert!(md.contains("| smoke/runc/c8/read |"), "{md}");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<table class=\"compare\">"));
+}
+
+#[test]
+fn compare_cli_fails_on_a_failing_cell_only_when_asked() {
+    let tmp = copy_to_temp();
+    let mut summary = Summary::load(&tmp.path().join("summary.json")).unwrap();
+    for cell in &mut summary.cells {
+        for r in &mut cell.repetitions {
+            r.bw_bytes *= 0.5;
+        }
+    }
+    std::fs::write(
+        tmp.path().join("summary.json"),
+        serde_json::to_string_pretty(&summary).unwrap(),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_iogate"))
+            .arg("compare")
+            .arg(sample())
+            .arg(tmp.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&[]).status.success());
+    let out = run(&["--fail-on-worse"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("11 fail"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 fn copy_to_temp() -> tempfile::TempDir {

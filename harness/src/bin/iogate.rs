@@ -4,14 +4,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use iogate::spec::MatrixFile;
-use iogate::report::compare::{Verdict, compare};
 use iogate::harness::trials::nominal_duration;
 use iogate::harness::{Decision, Runner};
+use iogate::judge::Verdict;
 use iogate::judge::baseline::Store;
+use iogate::judge::compare::{CompareOptions, DEFAULT_THRESHOLD, compare};
 use iogate::report::events::Console;
 use iogate::report::progress::Progress;
 use iogate::report::{self, Run};
+use iogate::spec::MatrixFile;
 
 /// Storage I/O across container runtimes, as a regression gate.
 #[derive(Parser)]
@@ -47,7 +48,8 @@ enum Command {
         /// Run directory (or a matrix's results directory: its `latest` run).
         dir: PathBuf,
     },
-    /// Compare two runs cell by cell: ratios B/A of bandwidth, p50 and p99, with verdicts.
+    /// Compare two runs cell by cell: ratios B/A of bandwidth, p50 and p99 with their intervals
+    /// (log scale, like gates), judged against a practical threshold.
     Compare {
         /// Run directory A (the baseline).
         a: PathBuf,
@@ -56,10 +58,11 @@ enum Command {
         /// Also write the comparison as an HTML page.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
-        /// Relative difference still counted as "same" (0.10 = ±10 %).
-        #[arg(long, default_value_t = iogate::report::compare::DEFAULT_TOLERANCE)]
-        tolerance: f64,
-        /// Exit with failure when any cell is worse (or mixed).
+        /// How much worse B may be and still pass (0.10: bandwidth down to A / 1.1, latency up to
+        /// A × 1.1).
+        #[arg(long, default_value_t = DEFAULT_THRESHOLD)]
+        threshold: f64,
+        /// Exit with failure when any cell's verdict is fail.
         #[arg(long)]
         fail_on_worse: bool,
     },
@@ -108,23 +111,26 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
             a,
             b,
             html,
-            tolerance,
+            threshold,
             fail_on_worse,
         } => {
-            if !(tolerance.is_finite() && tolerance >= 0.0) {
-                eprintln!("iogate: --tolerance must be a non-negative number, got {tolerance}");
+            if !(threshold.is_finite() && threshold >= 0.0) {
+                eprintln!("iogate: --threshold must be a non-negative number, got {threshold}");
                 return Ok(ExitCode::from(2));
             }
             let (a, b) = (Run::load(&a)?, Run::load(&b)?);
-            let comparison = compare(&a.summary, &b.summary, tolerance);
-            print!("{}", comparison.markdown());
+            let options = CompareOptions {
+                threshold,
+                ..CompareOptions::default()
+            };
+            let comparison = compare(&a.summary, &b.summary, options);
+            print!("{}", report::compare::markdown(&comparison));
             if let Some(path) = html {
-                std::fs::write(&path, comparison.html())
+                std::fs::write(&path, report::compare::html(&comparison))
                     .map_err(|e| iogate::Error::io(&path, e))?;
                 eprintln!("wrote {}", path.display());
             }
-            let bad = comparison.count(Verdict::Worse) + comparison.count(Verdict::Mixed);
-            if fail_on_worse && bad > 0 {
+            if fail_on_worse && comparison.count(Verdict::Fail) > 0 {
                 return Ok(ExitCode::FAILURE);
             }
         }

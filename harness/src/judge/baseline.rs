@@ -20,9 +20,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::{CellRecord, Status};
 use crate::stats::{geometric_mean, log_spread};
 use crate::units::{round_sig, sig3};
-use crate::run::{CellRecord, Status};
 
 /// Environment variable naming the machine class of baselines (the snapshot suffix).
 pub const SUFFIX_ENV: &str = "IOGATE_BASELINE_SUFFIX";
@@ -32,7 +32,7 @@ pub const TOLERANCE_ENV: &str = "IOGATE_BASELINE_TOLERANCE";
 
 /// Default tolerance of bandwidth and IOPS: ×/÷ 1.5. A 2× slowdown (`ln 2 = 0.69`) is well
 /// outside (`ln 1.5 = 0.41`); see `docs/gates.md` for the A/A spread it was chosen from.
-pub const DEFAULT_TOLERANCE: f64 = 1.5;
+pub const DEFAULT_FACTOR: f64 = 1.5;
 
 /// Default tolerance of p50: ×/÷ 2.
 pub const DEFAULT_P50_TOLERANCE: f64 = 2.0;
@@ -122,7 +122,7 @@ pub struct Tolerances {
 }
 
 impl Tolerances {
-    /// The defaults: [`DEFAULT_TOLERANCE`] (or `$IOGATE_BASELINE_TOLERANCE`, `1.6` or `1.6x`)
+    /// The defaults: [`DEFAULT_FACTOR`] (or `$IOGATE_BASELINE_TOLERANCE`, `1.6` or `1.6x`)
     /// for throughput, [`DEFAULT_P50_TOLERANCE`], [`DEFAULT_P99_TOLERANCE`].
     pub fn from_env() -> Result<Tolerances, String> {
         let throughput = match std::env::var(TOLERANCE_ENV) {
@@ -133,7 +133,7 @@ impl Tolerances {
                 })?;
                 Tolerance::new(factor).map_err(|e| format!("{TOLERANCE_ENV}: {e}"))?
             }
-            Err(_) => Tolerance(DEFAULT_TOLERANCE),
+            Err(_) => Tolerance(DEFAULT_FACTOR),
         };
         Ok(Tolerances {
             throughput: Some(throughput),
@@ -259,7 +259,7 @@ impl Drift {
 
 /// A run compared with its baseline.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Comparison {
+pub struct BaselineComparison {
     /// The cell.
     pub cell: String,
     /// The baseline names the same cell.
@@ -270,7 +270,7 @@ pub struct Comparison {
     pub drifts: Vec<Drift>,
 }
 
-impl Comparison {
+impl BaselineComparison {
     /// Every compared metric within its tolerance, and the same cell.
     pub fn matches(&self) -> bool {
         self.same_cell && self.drifts.iter().all(|d| d.within)
@@ -319,7 +319,11 @@ impl Comparison {
 
 /// Compares a run with its baseline metric by metric on a log scale, with the baseline's own
 /// tolerances (or `default` when it has none).
-pub fn compare(baseline: &Baseline, measured: &Baseline, default: Tolerances) -> Comparison {
+pub fn compare(
+    baseline: &Baseline,
+    measured: &Baseline,
+    default: Tolerances,
+) -> BaselineComparison {
     let tolerance = baseline.tolerance.unwrap_or(default);
     let drifts = baseline
         .metrics(&tolerance)
@@ -333,7 +337,7 @@ pub fn compare(baseline: &Baseline, measured: &Baseline, default: Tolerances) ->
             within: allowed.is_none_or(|t| t.accepts(*b, m)),
         })
         .collect();
-    Comparison {
+    BaselineComparison {
         cell: measured.cell.clone(),
         same_cell: baseline.cell == measured.cell,
         tolerance,
@@ -375,13 +379,13 @@ pub fn trial_name(cell: &str) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Within the tolerance; the snapshot is untouched.
-    Within(Comparison),
+    Within(BaselineComparison),
     /// No baseline existed and one was recorded (`INSTA_UPDATE=always` or `force`).
     Recorded(PathBuf),
     /// Outside the tolerance, and the snapshot was rewritten (rebaselining with `INSTA_UPDATE`).
-    Updated(Comparison),
+    Updated(BaselineComparison),
     /// Outside the tolerance, but insta was told to pass (`INSTA_FORCE_PASS`); nothing written.
-    ForcedPass(Comparison),
+    ForcedPass(BaselineComparison),
 }
 
 impl std::fmt::Display for Outcome {
@@ -522,7 +526,7 @@ impl Store {
                 )),
             },
             (Some(before), comparison) => {
-                let comparison = comparison.unwrap_or_else(|| Comparison {
+                let comparison = comparison.unwrap_or_else(|| BaselineComparison {
                     cell: record.name.clone(),
                     same_cell: false,
                     tolerance: self.tolerance,

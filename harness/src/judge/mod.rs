@@ -2,8 +2,10 @@
 //! its recorded past) and run comparisons, all on a log scale with one [`Verdict`] vocabulary.
 
 pub mod baseline;
+pub mod compare;
 pub mod gate;
 pub mod verdict;
 
+pub use compare::{CompareOptions, RunComparison, compare};
 pub use gate::{GateReport, GatesFile, Row, RowResult, evaluate};
 pub use verdict::Verdict;

@@ -1,93 +1,162 @@
-//! A gate's report for people: the verdict table and, for noisy rows, what to do about them.
+//! Gate reports for people: one table per gate (markdown and HTML), the "too noisy" advice, and
+//! the gates section of `report.md` and `report.html` from a run's `gates.json`.
 
 use std::fmt::Write as _;
 
-use crate::judge::{GateReport, RowResult, Verdict};
-use crate::units::sig3;
+use crate::judge::gate::{GateReport, GatesFile, RowResult};
+use crate::judge::{Row, Verdict};
+use crate::report::table::{Cell, Kind, Table, html_escape as esc, md_escape};
+use crate::units::{first_line, sig3};
 
-/// The table: one row per pattern × clients (× runtime): measured, reference, ratio (or
-/// value) with its interval, bound, k, spread, verdict. Markdown.
-pub fn gate_table(report: &GateReport) -> String {
-    let g = &report.gate;
-    let pct = format!("{}", (g.confidence * 100.0 * 10.0).round() / 10.0);
-    let mut out = String::new();
-    let what = if g.is_relative() { "ratio" } else { "value" };
-    let _ = writeln!(
-        out,
-        "| pattern | clients | runtime | measured | reference | {what} [{pct} % CI] | bound | k | spread | verdict |"
-    );
-    out.push_str("|---|---:|---|---:|---:|---|---|---:|---:|---|\n");
-    for row in &report.rows {
-        let reference_name = row.reference_runtime.as_deref().unwrap_or("–");
-        match &row.result {
-            RowResult::Measured {
-                measured,
-                reference,
-                k,
-                interval,
-                verdict,
-            } => {
-                let (lo, hi) = interval.range();
-                let (estimate, range, bound) = if g.is_relative() {
-                    (
-                        format!("{}×", sig3(interval.center())),
-                        format!("[{}, {}]", sig3(lo), sig3(hi)),
-                        format!("{} {}×", g.direction.symbol(), sig3(g.bound.value())),
-                    )
-                } else {
-                    (
-                        g.metric.format(interval.center()),
-                        format!("[{}, {}]", g.metric.format(lo), g.metric.format(hi)),
-                        format!(
-                            "{} {}",
-                            g.direction.symbol(),
-                            g.metric.format(g.bound.value())
-                        ),
-                    )
-                };
-                let reference = match reference {
-                    Some(r) => format!("{} ({reference_name})", g.metric.format(*r)),
-                    None => "–".into(),
-                };
-                let k = match k {
-                    (a, Some(b)) if *b != *a => format!("{a}/{b}"),
-                    (a, _) => a.to_string(),
-                };
-                let prior = if interval.observed == 0.0 && interval.k < 2 {
-                    " (prior)"
-                } else {
-                    ""
-                };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} | {reference} | {estimate} {range} | {bound} | {k} | ±{}{prior} | {} |",
-                    row.pattern,
-                    row.clients,
-                    row.runtime,
-                    g.metric.format(*measured),
-                    pct_spread(interval.spread),
-                    verdict.as_str()
-                );
-            }
-            RowResult::Missing { reason, skipped } => {
-                let verdict = if *skipped { "skipped" } else { "FAIL" };
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | – | – | – | {} {} | – | – | {verdict}: {} |",
-                    row.pattern,
-                    row.clients,
-                    row.runtime,
-                    g.direction.symbol(),
-                    g.bound,
-                    reason.replace('|', "/").lines().next().unwrap_or_default()
-                );
-            }
-        }
+/// How a verdict reads in a table: pass good, fail bad, inconclusive a warning (never good),
+/// skipped greyed out.
+pub(crate) fn verdict_kind(verdict: Verdict) -> Kind {
+    match verdict {
+        Verdict::Pass => Kind::Good,
+        Verdict::Fail => Kind::Bad,
+        Verdict::Inconclusive => Kind::Warn,
+        Verdict::Skipped => Kind::Skipped,
     }
-    out
 }
 
-/// "too noisy to decide: k = 3, spread ±14 %; add repetitions or lengthen the runtime", for
+/// `exp(σ) − 1` as a percentage: the typical factor one repetition is off by.
+fn pct_spread(sigma: f64) -> String {
+    format!("{}%", sig3((sigma.exp() - 1.0) * 100.0))
+}
+
+/// The confidence level as a percentage, one decimal at most: `95`, `99.5`.
+fn confidence_pct(confidence: f64) -> String {
+    sig3((confidence * 1000.0).round() / 10.0)
+}
+
+fn row_cells(report: &GateReport, row: &Row) -> Vec<Cell> {
+    let g = &report.gate;
+    let mut cells = vec![
+        Cell::text(row.pattern.to_string()),
+        Cell::number(row.clients.to_string()),
+        Cell::text(row.runtime.clone()),
+    ];
+    let bound = if g.is_relative() {
+        format!("{} {}×", g.direction.symbol(), sig3(g.bound.value()))
+    } else {
+        format!(
+            "{} {}",
+            g.direction.symbol(),
+            g.metric.format(g.bound.value())
+        )
+    };
+    match &row.result {
+        RowResult::Measured {
+            measured,
+            reference,
+            k,
+            interval,
+            verdict,
+        } => {
+            let (lo, hi) = interval.range();
+            let estimate = if g.is_relative() {
+                format!("{}× [{}, {}]", sig3(interval.center()), sig3(lo), sig3(hi))
+            } else {
+                format!(
+                    "{} [{}, {}]",
+                    g.metric.format(interval.center()),
+                    g.metric.format(lo),
+                    g.metric.format(hi)
+                )
+            };
+            let reference = match (reference, &row.reference_runtime) {
+                (Some(r), Some(name)) => format!("{} ({name})", g.metric.format(*r)),
+                (Some(r), None) => g.metric.format(*r),
+                (None, _) => "–".into(),
+            };
+            let k = match k {
+                (a, Some(b)) if b != a => format!("{a}/{b}"),
+                (a, _) => a.to_string(),
+            };
+            let prior = if interval.observed == 0.0 && interval.k < 2 {
+                " (prior)"
+            } else {
+                ""
+            };
+            cells.extend([
+                Cell::number(g.metric.format(*measured)),
+                Cell::number(reference),
+                Cell::number(estimate),
+                Cell::text(bound),
+                Cell::number(k),
+                Cell::number(format!("±{}{prior}", pct_spread(interval.spread))),
+                Cell::with(verdict.as_str(), verdict_kind(*verdict)),
+            ]);
+        }
+        RowResult::Missing { reason, .. } => {
+            let verdict = row.verdict();
+            cells.extend([
+                Cell::with("–", Kind::Absent),
+                Cell::with("–", Kind::Absent),
+                Cell::with("–", Kind::Absent),
+                Cell::text(bound),
+                Cell::with("–", Kind::Absent),
+                Cell::with("–", Kind::Absent),
+                Cell::with(
+                    format!("{}: {}", verdict.as_str(), first_line(reason)),
+                    verdict_kind(verdict),
+                ),
+            ]);
+        }
+    }
+    cells
+}
+
+/// A gate's table: one row per pattern × clients (× runtime) with the measured value, the
+/// reference, the ratio (relative gates) or value (absolute gates) with its interval, the bound,
+/// the repetitions k, the spread of one repetition and the verdict.
+fn table(report: &GateReport) -> Table {
+    let what = if report.gate.is_relative() {
+        "ratio"
+    } else {
+        "value"
+    };
+    let pct = confidence_pct(report.gate.confidence);
+    let head: Vec<String> = [
+        "pattern",
+        "clients",
+        "runtime",
+        "measured",
+        "reference",
+        &format!("{what} [{pct} % CI]"),
+        "bound",
+        "k",
+        "spread",
+        "verdict",
+    ]
+    .map(String::from)
+    .to_vec();
+    Table {
+        head,
+        right: vec![
+            false, true, false, true, true, true, false, true, true, false,
+        ],
+        rows: report
+            .rows
+            .iter()
+            .map(|row| row_cells(report, row))
+            .collect(),
+        ..Table::default()
+    }
+}
+
+/// A gate's table in markdown (see the columns of the HTML table, [`gate_table_html`]).
+pub fn gate_table(report: &GateReport) -> String {
+    table(report).markdown()
+}
+
+/// A gate's table as an HTML `<table class="gate">`: pattern, clients, runtime, measured,
+/// reference, ratio or value with its interval, bound, k, spread and the verdict, coloured.
+pub fn gate_table_html(report: &GateReport) -> String {
+    table(report).html("gate")
+}
+
+/// "too noisy to decide: k = 3, spread ±14 %, …; add repetitions or lengthen the runtime", for
 /// the noisiest inconclusive row; `None` when no row is inconclusive.
 pub fn noise_advice(report: &GateReport) -> Option<String> {
     let worst = report
@@ -115,12 +184,89 @@ pub fn noise_advice(report: &GateReport) -> Option<String> {
          (workload.repetitions) or lengthen the runtime",
         worst.k,
         pct_spread(worst.spread),
-        (report.gate.confidence * 100.0).round(),
+        confidence_pct(report.gate.confidence),
         sig3(((worst.hi - worst.lo) / 2.0).exp())
     ))
 }
 
-/// `exp(σ) − 1` as a percentage: the typical factor one repetition is off by.
-fn pct_spread(sigma: f64) -> String {
-    format!("{}%", sig3((sigma.exp() - 1.0) * 100.0))
+/// "3 gates: 1 pass, 1 fail, 1 inconclusive, 0 skipped."
+fn tally(file: &GatesFile) -> String {
+    let count = |v: Verdict| file.gates.values().filter(|g| g.verdict == v).count();
+    let n = file.gates.len();
+    format!(
+        "{n} {}: {} pass, {} fail, {} inconclusive, {} skipped.",
+        if n == 1 { "gate" } else { "gates" },
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+        count(Verdict::Inconclusive),
+        count(Verdict::Skipped),
+    )
+}
+
+/// The gates section's body in markdown: the tally, then per gate a heading with its verdict,
+/// its table and, when inconclusive rows exist, the noise advice.
+pub fn gates_markdown(file: &GatesFile) -> String {
+    let mut out = String::new();
+    if file.gates.is_empty() {
+        out.push_str("`gates.json` lists no gates.\n");
+        return out;
+    }
+    let _ = writeln!(out, "{}\n", tally(file));
+    for (name, report) in &file.gates {
+        let verdict = Cell::with(report.verdict.as_str(), verdict_kind(report.verdict));
+        let _ = writeln!(
+            out,
+            "### `{name}`: {}\n\n{}\n",
+            verdict.markdown(),
+            md_escape(&report.gate.describe())
+        );
+        out.push_str(&gate_table(report));
+        if let Some(advice) = noise_advice(report) {
+            let _ = writeln!(out, "\n⚠ {}", md_escape(&advice));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The gates section's body in HTML, like [`gates_markdown`].
+pub fn gates_html(file: &GatesFile) -> String {
+    let mut out = String::new();
+    if file.gates.is_empty() {
+        out.push_str("<p><code>gates.json</code> lists no gates.</p>\n");
+        return out;
+    }
+    let class = |v: Verdict| match verdict_kind(v) {
+        Kind::Good => "verdict-good",
+        Kind::Bad => "verdict-bad",
+        Kind::Warn => "verdict-warn",
+        _ => "verdict-skipped",
+    };
+    let worst = file
+        .gates
+        .values()
+        .map(|g| g.verdict)
+        .max()
+        .unwrap_or(Verdict::Skipped);
+    let _ = writeln!(
+        out,
+        "<p class=\"{}\">{}</p>",
+        class(worst),
+        esc(&tally(file))
+    );
+    for (name, report) in &file.gates {
+        let _ = writeln!(
+            out,
+            "<h3><code>{}</code>: <span class=\"{}\">{}</span></h3>\n<p>{}</p>",
+            esc(name),
+            class(report.verdict),
+            esc(report.verdict.as_str()),
+            esc(&report.gate.describe())
+        );
+        out.push_str(&gate_table_html(report));
+        if let Some(advice) = noise_advice(report) {
+            let _ = writeln!(out, "<p class=\"callout\">{}</p>", esc(&advice));
+        }
+    }
+    out
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::report::load::Run;
 use crate::report::table::html_escape as esc;
-use crate::report::{sections, svg};
+use crate::report::{gates, sections, svg};
 use crate::units::first_line;
 
 /// The page's stylesheet.
@@ -32,12 +32,15 @@ tbody tr:nth-child(even) { background: #fafafa; }
 td.failed, td.bad { color: #b00020; font-weight: 600; }
 td.skipped, td.absent { color: #777; font-style: italic; }
 td.good { color: #1b7f3b; font-weight: 600; }
+td.warn { color: #8a5a00; background: #fff8e1; font-weight: 600; }
 ol.notes li { margin-bottom: 8px; }
 ol.notes pre { background: #f7f7f7; border: 1px solid #e4e4e4; padding: 6px 8px; overflow-x: auto;
                font-size: 12px; margin: 4px 0 0; white-space: pre-wrap; }
 .callout { background: #fff8e1; border-left: 4px solid #f0b400; padding: 8px 12px; margin: 10px 0; }
 .verdict-bad { color: #b00020; font-weight: 600; }
 .verdict-good { color: #1b7f3b; font-weight: 600; }
+.verdict-warn { color: #8a5a00; font-weight: 600; }
+.verdict-skipped { color: #777; font-style: italic; }
 "#;
 
 /// The complete page.
@@ -71,9 +74,9 @@ pub fn render(run: &Run) -> String {
          <a href=\"#measures\">What is measured</a><a href=\"#environment\">Environment</a></nav>\n",
     );
 
-    if let Some(gates) = &run.gates {
+    if let Some(gates_file) = &run.gates {
         out.push_str("<section id=\"gates\">\n<h2>Gates</h2>\n");
-        match gates {
+        match gates_file {
             Err(e) => {
                 let _ = writeln!(
                     out,
@@ -81,31 +84,7 @@ pub fn render(run: &Run) -> String {
                     esc(e)
                 );
             }
-            Ok(value) => {
-                let g = sections::gates(value);
-                if g.total > 0 {
-                    let class = if g.failed > 0 {
-                        "verdict-bad"
-                    } else {
-                        "verdict-good"
-                    };
-                    let _ = writeln!(
-                        out,
-                        "<p class=\"{class}\">{} of {} gates failed.</p>",
-                        g.failed, g.total
-                    );
-                }
-                if !g.facts.is_empty() {
-                    out.push_str("<ul>\n");
-                    for (k, v) in &g.facts {
-                        let _ = writeln!(out, "<li>{}: {}</li>", esc(k), v.html());
-                    }
-                    out.push_str("</ul>\n");
-                }
-                if let Some(t) = &g.table {
-                    out.push_str(&t.html("gates"));
-                }
-            }
+            Ok(file) => out.push_str(&gates::gates_html(file)),
         }
         out.push_str("</section>\n");
     }

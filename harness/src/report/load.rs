@@ -3,10 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+
 use crate::error::Result;
 use crate::fio::histogram::Histogram;
+use crate::judge::GatesFile;
 use crate::report::view::View;
-use crate::run::{Status, Summary};
+use crate::run::{Environment, Status, Summary};
 use crate::spec::{Matrix, MatrixFile};
 
 /// A run directory as the report reads it: `summary.json` (required), and whichever of
@@ -17,10 +20,10 @@ pub struct Run {
     pub dir: PathBuf,
     /// `summary.json`.
     pub summary: Summary,
-    /// `environment.json` when present: its JSON, or why it could not be read.
-    pub environment: Option<std::result::Result<serde_json::Value, String>>,
-    /// `gates.json` when present: its JSON, or why it could not be read.
-    pub gates: Option<std::result::Result<serde_json::Value, String>>,
+    /// `environment.json` when present, or why it could not be read.
+    pub environment: Option<std::result::Result<Environment, String>>,
+    /// `gates.json` when present, or why it could not be read.
+    pub gates: Option<std::result::Result<GatesFile, String>>,
     /// The matrix as copied into the run (`matrix.yaml`), when it still parses.
     pub matrix: Option<Matrix>,
     /// Merged latency histograms by cell name (passed cells whose `histogram.json` is readable).
@@ -52,7 +55,7 @@ impl Run {
         }
         Ok(Run {
             environment: optional_json(&dir.join("environment.json")),
-            gates: optional_json(&dir.join("gates.json")),
+            gates: optional_json(&dir.join(GatesFile::NAME)),
             dir,
             summary,
             matrix,
@@ -74,8 +77,8 @@ fn resolve(dir: &Path) -> PathBuf {
     dir.to_owned()
 }
 
-/// `None` when the file does not exist; otherwise its JSON or why it is unreadable.
-fn optional_json(path: &Path) -> Option<std::result::Result<serde_json::Value, String>> {
+/// `None` when the file does not exist; otherwise its content or why it is unreadable.
+fn optional_json<T: DeserializeOwned>(path: &Path) -> Option<std::result::Result<T, String>> {
     match std::fs::read_to_string(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => Some(Err(format!("{}: {e}", path.display()))),
@@ -84,4 +87,3 @@ fn optional_json(path: &Path) -> Option<std::result::Result<serde_json::Value, S
         }
     }
 }
-

@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 
 use crate::report::load::Run;
 use crate::report::names::{BANDWIDTH_SVG, LATENCY_CDF_SVG, REPORT_HTML};
-use crate::report::sections;
 use crate::report::table::md_escape;
 use crate::report::view::View;
-use crate::units::first_line;
+use crate::report::{gates, sections};
 use crate::run::Summary;
+use crate::units::first_line;
 
 /// The study's table: rows pattern × runtime, columns clients × {p50, p99}, in µs (markdown).
 /// Cells without numbers read `FAILED` or `skipped` with a footnote number; see [`missing_list`].
@@ -77,28 +77,13 @@ pub fn render(run: &Run, figures: bool) -> String {
         );
     }
 
-    if let Some(gates) = &run.gates {
+    if let Some(gates_file) = &run.gates {
         out.push_str("## Gates\n\n");
-        match gates {
+        match gates_file {
             Err(e) => {
                 let _ = writeln!(out, "**gates.json could not be read**: {}\n", md_escape(e));
             }
-            Ok(value) => {
-                let g = sections::gates(value);
-                if g.total > 0 {
-                    let _ = writeln!(out, "{} of {} gates failed.\n", g.failed, g.total);
-                }
-                for (k, v) in &g.facts {
-                    let _ = writeln!(out, "- {}: {}", md_escape(k), v.markdown());
-                }
-                if !g.facts.is_empty() {
-                    out.push('\n');
-                }
-                if let Some(t) = &g.table {
-                    out.push_str(&t.markdown());
-                    out.push('\n');
-                }
-            }
+            Ok(file) => out.push_str(&gates::gates_markdown(file)),
         }
     }
 

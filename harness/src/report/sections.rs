@@ -1,13 +1,11 @@
-//! The content of a report, independent of its format: tables, gate verdicts, environment and
-//! notes, as [`Table`]s and plain text that `markdown` and `html` render.
+//! The content of a report, independent of its format: tables, environment and notes, as [`Table`]s and plain text that `markdown` and `html` render.
 
-use serde_json::Value;
-
+use crate::fixture::RuntimeInfo;
 use crate::report::load::Run;
 use crate::report::table::{Cell, Kind, Table};
 use crate::report::view::{View, status_word};
+use crate::run::{Environment, Status};
 use crate::units::{first_line, fmt_bytes, fmt_mib, fmt_us};
-use crate::run::Status;
 
 fn clients_label(c: u32) -> String {
     if c == 1 {
@@ -237,45 +235,27 @@ pub(crate) fn page_cache_note(run: &Run) -> String {
 
 /// `environment.json` as two tables: the machine and tools, and one row per runtime (in `order`,
 /// then any others by name).
-pub(crate) fn environment(value: &Value, order: &[String]) -> (Table, Table) {
-    let mut facts = Table {
-        head: vec!["".into(), "".into()],
+pub(crate) fn environment(env: &Environment, order: &[String]) -> (Table, Table) {
+    let facts = Table {
+        head: vec!["Item".into(), "Value".into()],
         right: vec![false, false],
+        rows: [
+            ("Matrix", env.matrix.clone()),
+            ("Matrix file", env.matrix_path.clone()),
+            ("Matrix SHA-256", env.matrix_hash.clone()),
+            ("Run", env.run_id.clone()),
+            ("Started", env.started_at.clone()),
+            ("Host", env.hostname.clone()),
+            ("Kernel", env.kernel.clone()),
+            ("CPUs", env.cpus.to_string()),
+            ("fio", env.fio.clone()),
+            ("iogate", env.iogate.clone()),
+        ]
+        .into_iter()
+        .map(|(label, value)| vec![Cell::text(label), Cell::text(value)])
+        .collect(),
         ..Table::default()
     };
-    const ORDER: [(&str, &str); 10] = [
-        ("matrix", "Matrix"),
-        ("matrix_path", "Matrix file"),
-        ("matrix_hash", "Matrix SHA-256"),
-        ("run_id", "Run"),
-        ("started_at", "Started"),
-        ("hostname", "Host"),
-        ("kernel", "Kernel"),
-        ("cpus", "CPUs"),
-        ("fio", "fio"),
-        ("iogate", "iogate"),
-    ];
-    let obj = value.as_object();
-    for (key, label) in ORDER {
-        if let Some(v) = obj.and_then(|o| o.get(key)) {
-            facts
-                .rows
-                .push(vec![Cell::text(label), Cell::text(scalar(v))]);
-        }
-    }
-    if let Some(o) = obj {
-        let mut rest: Vec<(&String, &Value)> = o
-            .iter()
-            .filter(|(k, _)| k.as_str() != "runtimes" && !ORDER.iter().any(|(o, _)| o == k))
-            .collect();
-        rest.sort_by(|a, b| a.0.cmp(b.0));
-        for (k, v) in rest {
-            facts
-                .rows
-                .push(vec![Cell::text(k.clone()), Cell::text(scalar(v))]);
-        }
-    }
-    facts.head = vec!["Item".into(), "Value".into()];
 
     let mut runtimes = Table {
         head: ["Runtime", "Kind", "Handler", "Version", "Where", "Notes"]
@@ -284,278 +264,61 @@ pub(crate) fn environment(value: &Value, order: &[String]) -> (Table, Table) {
         right: vec![false; 6],
         ..Table::default()
     };
-    if let Some(map) = obj
-        .and_then(|o| o.get("runtimes"))
-        .and_then(Value::as_object)
-    {
-        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-        entries
-            .sort_by_key(|(name, _)| order.iter().position(|o| o == *name).unwrap_or(usize::MAX));
-        for (name, info) in entries {
-            let get = |k: &str| info.get(k).map(scalar).unwrap_or_default();
-            if let Some(why) = info.get("unavailable") {
-                runtimes.rows.push(vec![
-                    Cell::text(name.clone()),
-                    Cell::with("unavailable", Kind::Skipped),
-                    Cell::text(""),
-                    Cell::text(""),
-                    Cell::text(""),
-                    Cell::text(scalar(why)),
-                ]);
-            } else {
-                runtimes.rows.push(vec![
-                    Cell::text(name.clone()),
-                    Cell::text(get("kind")),
-                    Cell::text(get("handler")),
-                    Cell::text(get("version")),
-                    Cell::text(get("hosts")),
-                    Cell::text(get("notes")),
-                ]);
-            }
+    let mut entries: Vec<(&String, &serde_json::Value)> = env.runtimes.iter().collect();
+    entries.sort_by_key(|(name, _)| order.iter().position(|o| o == *name).unwrap_or(usize::MAX));
+    for (name, value) in entries {
+        let mut row = vec![Cell::text(name.clone())];
+        match runtime_entry(value) {
+            RuntimeEntry::Found(info) => row.extend([
+                Cell::text(info.kind),
+                Cell::text(info.handler.unwrap_or_default()),
+                Cell::text(info.version.unwrap_or_default()),
+                Cell::text(info.hosts.join("; ")),
+                Cell::text(info.notes.join("; ")),
+            ]),
+            RuntimeEntry::Unavailable(why) => row.extend([
+                Cell::with("unavailable", Kind::Skipped),
+                Cell::text(""),
+                Cell::text(""),
+                Cell::text(""),
+                Cell::text(why),
+            ]),
+            RuntimeEntry::Unreadable(json) => row.extend([
+                Cell::with("unreadable", Kind::Skipped),
+                Cell::text(""),
+                Cell::text(""),
+                Cell::text(""),
+                Cell::text(json),
+            ]),
         }
+        runtimes.rows.push(row);
     }
     (facts, runtimes)
 }
 
-/// A JSON value as one line of text: strings bare, arrays joined with "; ", objects compact.
-pub(crate) fn scalar(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() != 0.0 => {
-                let s = format!("{f:.4}");
-                s.trim_end_matches('0').trim_end_matches('.').to_owned()
-            }
-            _ => n.to_string(),
-        },
-        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
-            items.iter().map(scalar).collect::<Vec<_>>().join("; ")
-        }
-        other => {
-            let s = other.to_string();
-            if s.chars().count() > 160 {
-                format!("{}…", s.chars().take(160).collect::<String>())
-            } else {
-                s
-            }
-        }
-    }
+/// A runtime of `environment.json`: as its fixture found it, or why it is unavailable.
+enum RuntimeEntry {
+    Found(RuntimeInfo),
+    Unavailable(String),
+    /// Neither shape: the JSON as written.
+    Unreadable(String),
 }
 
-/// Gate verdicts from `gates.json`, whatever its exact shape: scalar facts, and a table of the
-/// gates (the first array of objects, or an object of objects keyed by gate name).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Gates {
-    /// Top-level scalar fields (`passed: false`, `threshold: 0.1`, ...).
-    pub facts: Vec<(String, Cell)>,
-    /// One row per gate.
-    pub table: Option<Table>,
-    /// Rows with a failing verdict.
-    pub failed: usize,
-    /// Rows in all.
-    pub total: usize,
-}
-
-/// Columns whose words are verdicts.
-fn is_verdict_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "verdict", "status", "result", "pass", "ok", "outcome", "state", "fail", "regress",
-    ]
-    .iter()
-    .any(|w| k.contains(w))
-}
-
-/// A value as a verdict cell: good or bad words get their colour.
-fn verdict_cell(key: &str, v: &Value) -> Cell {
-    let text = scalar(v);
-    if !is_verdict_key(key) {
-        let kind = if v.is_number() {
-            Kind::Number
-        } else {
-            Kind::Text
-        };
-        return Cell::with(text, kind);
+fn runtime_entry(value: &serde_json::Value) -> RuntimeEntry {
+    if let Some(why) = value.get("unavailable") {
+        return RuntimeEntry::Unavailable(
+            why.as_str().map_or_else(|| why.to_string(), str::to_owned),
+        );
     }
-    if v.is_number() {
-        return Cell::with(text, Kind::Number);
+    match serde_json::from_value::<RuntimeInfo>(value.clone()) {
+        Ok(info) => RuntimeEntry::Found(info),
+        Err(_) => RuntimeEntry::Unreadable(value.to_string()),
     }
-    let lower = text.to_ascii_lowercase();
-    let key = key.to_ascii_lowercase();
-    // `failed: true` or `regressed: true` is bad news; `passed: true` is good news.
-    let inverted = key.contains("fail") || key.contains("regress");
-    let good = [
-        "pass", "passed", "ok", "true", "same", "better", "within", "green", "success",
-    ];
-    let bad = [
-        "fail",
-        "failed",
-        "false",
-        "worse",
-        "regression",
-        "regressed",
-        "error",
-        "red",
-        "failure",
-    ];
-    let kind = match lower.as_str() {
-        "true" if inverted => Kind::Bad,
-        "false" if inverted => Kind::Good,
-        w if bad.contains(&w) => Kind::Bad,
-        w if good.contains(&w) => Kind::Good,
-        _ => Kind::Text,
-    };
-    Cell::with(text, kind)
-}
-
-/// Reads gate verdicts out of `gates.json`.
-pub(crate) fn gates(value: &Value) -> Gates {
-    let mut g = Gates::default();
-    let rows: Vec<(Option<String>, &Value)> = match value {
-        Value::Array(items) => items.iter().map(|i| (None, i)).collect(),
-        Value::Object(map) => {
-            for (k, v) in map {
-                if !v.is_array() && !v.is_object() {
-                    g.facts.push((k.clone(), verdict_cell(k, v)));
-                }
-            }
-            let preferred = ["gates", "verdicts", "results", "checks"];
-            let list = preferred
-                .iter()
-                .filter_map(|k| map.get(*k))
-                .chain(map.values())
-                .find(|v| {
-                    v.as_array()
-                        .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_object))
-                });
-            match list {
-                Some(Value::Array(items)) => items.iter().map(|i| (None, i)).collect(),
-                _ => {
-                    let objects: Vec<(Option<String>, &Value)> = map
-                        .iter()
-                        .filter(|(_, v)| v.is_object())
-                        .map(|(k, v)| (Some(k.clone()), v))
-                        .collect();
-                    objects
-                }
-            }
-        }
-        _ => Vec::new(),
-    };
-    if rows.is_empty() {
-        return g;
-    }
-    let keyed = rows.iter().any(|(k, _)| k.is_some());
-    let mut columns: Vec<String> = Vec::new();
-    for (_, row) in &rows {
-        if let Value::Object(o) = row {
-            for k in o.keys() {
-                if !columns.contains(k) {
-                    columns.push(k.clone());
-                }
-            }
-        }
-    }
-    // JSON objects come back with sorted keys: put naming columns first and verdicts last.
-    const FIRST: [&str; 9] = [
-        "name", "gate", "id", "cell", "metric", "runtime", "pattern", "clients", "kind",
-    ];
-    let rank = |k: &String| match FIRST.iter().position(|f| f == k) {
-        Some(i) => i,
-        None if is_verdict_key(k) => FIRST.len() + 1,
-        None => FIRST.len(),
-    };
-    columns.sort_by_key(|k| rank(k));
-    let mut t = Table::default();
-    if keyed {
-        t.head.push("gate".into());
-        t.right.push(false);
-    }
-    if columns.is_empty() {
-        t.head.push("value".into());
-        t.right.push(false);
-    }
-    for c in &columns {
-        t.head.push(c.clone());
-        t.right.push(false);
-    }
-    for (key, row) in &rows {
-        let mut cells = Vec::new();
-        if keyed {
-            cells.push(Cell::text(key.clone().unwrap_or_default()));
-        }
-        match row {
-            Value::Object(o) => {
-                for c in &columns {
-                    cells.push(
-                        o.get(c)
-                            .map(|v| verdict_cell(c, v))
-                            .unwrap_or_else(|| Cell::text("")),
-                    );
-                }
-            }
-            other => cells.push(Cell::text(scalar(other))),
-        }
-        if cells.iter().any(|c| c.kind == Kind::Bad) {
-            g.failed += 1;
-        }
-        t.rows.push(cells);
-    }
-    for (i, _) in t.head.iter().enumerate() {
-        let numeric = t.rows.iter().all(|r| {
-            r.get(i)
-                .is_none_or(|c| c.kind == Kind::Number || c.text.is_empty())
-        });
-        t.right[i] = numeric && !t.rows.is_empty();
-    }
-    g.total = t.rows.len();
-    g.table = Some(t);
-    g
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn gates_from_an_array_of_objects() {
-        let g = gates(&json!({
-            "passed": false,
-            "gates": [
-                {"name": "bw", "cell": "smoke/runc/c1/read", "verdict": "pass", "ratio": 0.98},
-                {"name": "p99", "cell": "smoke/runc/c1/read", "verdict": "fail", "ratio": 1.52}
-            ]
-        }));
-        assert_eq!((g.failed, g.total), (1, 2));
-        assert_eq!(g.facts[0].1.kind, Kind::Bad);
-        let md = g.table.unwrap().markdown();
-        assert!(
-            md.contains("| p99 | smoke/runc/c1/read | 1.52 | **fail** |"),
-            "{md}"
-        );
-    }
-
-    #[test]
-    fn gates_keyed_by_name() {
-        let g = gates(&json!({"runc-vs-host": {"ok": true}, "gvisor-vs-host": {"ok": false}}));
-        assert_eq!((g.failed, g.total), (1, 2));
-        let md = g.table.unwrap().markdown();
-        assert!(md.contains("| gvisor-vs-host | **false** |"), "{md}");
-    }
-
-    #[test]
-    fn inverted_verdict_keys() {
-        assert_eq!(verdict_cell("failed", &json!(false)).kind, Kind::Good);
-        assert_eq!(verdict_cell("failed", &json!(true)).kind, Kind::Bad);
-        assert_eq!(verdict_cell("regressed", &json!(true)).kind, Kind::Bad);
-        assert_eq!(verdict_cell("passed", &json!(true)).kind, Kind::Good);
-        assert_eq!(verdict_cell("passed", &json!(false)).kind, Kind::Bad);
-        assert_eq!(verdict_cell("verdict", &json!("worse")).kind, Kind::Bad);
-        assert_eq!(verdict_cell("ratio", &json!(1.5)).kind, Kind::Number);
-    }
 
     #[test]
     fn reason_detail_keeps_the_head() {

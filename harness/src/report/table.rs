@@ -20,6 +20,8 @@ pub(crate) enum Kind {
     Good,
     /// A bad verdict (gate failed, slower).
     Bad,
+    /// A verdict that is neither: inconclusive.
+    Warn,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::Absent => Some("absent"),
             Kind::Good => Some("good"),
             Kind::Bad => Some("bad"),
+            Kind::Warn => Some("warn"),
         }
     }
 }
@@ -75,6 +78,7 @@ impl Cell {
         let text = match self.kind {
             Kind::Failed | Kind::Bad => format!("**{text}**"),
             Kind::Skipped => format!("_{text}_"),
+            Kind::Warn => format!("⚠ {text}"),
             _ => text,
         };
         match self.note {
