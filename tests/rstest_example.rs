@@ -94,5 +94,8 @@ fn a_gate_from_rust_is_decided_like_a_matrix_gate(host: Runtime, study_workload:
     // The gate's report is in the run directory, typed, for the report to show.
     let dirs = runner.finish();
     let gates = std::fs::read_to_string(dirs[0].join("gates.json")).unwrap();
-    assert!(gates.contains("example-gate/gate/host-bw-ge-1MiBps/c1"), "{gates}");
+    assert!(
+        gates.contains("example-gate/gate/host-bw-ge-1MiBps/c1"),
+        "{gates}"
+    );
 }

@@ -11,8 +11,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use iogate::spec::MatrixFile;
 use iogate::run::Session;
+use iogate::spec::MatrixFile;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -54,7 +54,11 @@ workload:
     assert!(warm.bw_bytes.is_some(), "{:?}", warm.reason);
 
     let job = work.join("plain.fio");
-    let text = iogate::fio::job::render(&iogate::fixture::host_driven::job_spec(&cell), &cell.client_dir(0).display().to_string()).unwrap();
+    let text = iogate::fio::job::render(
+        &iogate::fixture::host_driven::job_spec(&cell),
+        &cell.client_dir(0).display().to_string(),
+    )
+    .unwrap();
     std::fs::write(&job, text).unwrap();
 
     let (mut ratios, mut overheads, mut harness_only) = (Vec::new(), Vec::new(), Vec::new());

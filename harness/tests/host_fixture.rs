@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use iogate::spec::MatrixFile;
-use iogate::run::{CellRecord, Status};
 use iogate::run::Session;
+use iogate::run::{CellRecord, Status};
+use iogate::spec::MatrixFile;
 
 /// Cells of one process never overlap; the session lock also serializes against other processes.
 static SERIAL: Mutex<()> = Mutex::new(());

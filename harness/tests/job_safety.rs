@@ -7,8 +7,8 @@ use std::path::Path;
 use iogate::Error;
 use iogate::fio::job::render;
 use iogate::fixture::host_driven::job_spec;
-use iogate::spec::check_option;
 use iogate::spec::MatrixFile;
+use iogate::spec::check_option;
 use rstest::rstest;
 
 /// 257 characters: fio reads job lines with an 8 KiB buffer; iogate allows 256 per value.
@@ -140,7 +140,11 @@ fn allowed_options_render_under_the_client_directory() {
     );
     let file = MatrixFile::parse(Path::new("ok.yaml"), &text).unwrap();
     let cells = file.cells();
-    let job = render(&job_spec(&cells[0]), &cells[0].client_dir(1).display().to_string()).unwrap();
+    let job = render(
+        &job_spec(&cells[0]),
+        &cells[0].client_dir(1).display().to_string(),
+    )
+    .unwrap();
     insta::assert_snapshot!(job);
     assert!(job.contains("directory=/var/tmp/iogate-test/host/c2/client1/sub\n"));
 }

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use iogate::fixture::microvm::{self, MicrovmFixture, assets, vm};
 use iogate::fixture::{CellDir, Fixture, RuntimeInfo};
-use iogate::spec::{Cell, MatrixFile, RuntimeKind};
 use iogate::run::Measurement;
+use iogate::spec::{Cell, MatrixFile, RuntimeKind};
 
 /// VMs of this process boot one cell at a time (2 cores; TCG is CPU-bound).
 static SERIAL: Mutex<()> = Mutex::new(());

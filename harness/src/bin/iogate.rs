@@ -196,8 +196,12 @@ fn run_matrix(
         }
     }
     if snapshots.is_dir() {
-        let store = Store::new(snapshots.canonicalize().map_err(|e| iogate::Error::io(snapshots, e))?)
-            .map_err(iogate::Error::Settings)?;
+        let store = Store::new(
+            snapshots
+                .canonicalize()
+                .map_err(|e| iogate::Error::io(snapshots, e))?,
+        )
+        .map_err(iogate::Error::Settings)?;
         for cell in &cells {
             decide(
                 &cell.id.baseline_trial(),

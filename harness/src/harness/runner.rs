@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::judge::GatesFile;
 use crate::harness::decision::{self, Decision};
+use crate::judge::GatesFile;
 use crate::judge::baseline::Store;
 use crate::judge::{GateReport, Verdict, evaluate};
 use crate::report::events::{Event, Sink};
@@ -320,4 +320,3 @@ fn write_report(dir: &Path) {
         eprintln!("report: step summary: {e}");
     }
 }
-

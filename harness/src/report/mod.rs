@@ -6,11 +6,11 @@
 //! `FAILED` or `skipped` with a footnote, and the reason is listed below the table.
 
 pub mod compare;
+pub mod events;
 pub mod gates;
 pub mod html;
 pub mod load;
 pub mod markdown;
-pub mod events;
 pub mod names;
 pub mod progress;
 mod sections;

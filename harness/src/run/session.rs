@@ -16,7 +16,9 @@ use crate::fio::histogram::Histogram;
 use crate::fixture::{CellDir, Fixture, RuntimeInfo};
 use crate::run::environment::{Environment, results_base};
 use crate::run::event::CellEvent;
-use crate::run::record::{CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary};
+use crate::run::record::{
+    CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary,
+};
 use crate::settings::settings;
 use crate::spec::{Cell, MatrixFile};
 use crate::sys::lock::MachineLock;
@@ -492,4 +494,3 @@ fn kernel() -> String {
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "unknown".into())
 }
-
