@@ -124,10 +124,7 @@ fn main() {
         p50: None,
         p99: None,
     };
-    let tolerances = [
-        ("default", Tolerances::from_env().expect("tolerance")),
-        ("±20 % bw band", band),
-    ];
+    let tolerances = [("default", Tolerances::from_env()), ("±20 % bw band", band)];
     let mut gate_counts: Vec<Counts> = vec![Counts::default(); gates.len()];
     let mut base_counts = vec![[0usize; 3]; tolerances.len()];
     let mut ratios: Vec<[f64; 3]> = Vec::new();

@@ -34,6 +34,10 @@ pub struct Settings {
     pub virtiofsd: Option<PathBuf>,
     /// `CARGO_TARGET_DIR`: cargo's target directory, when set.
     pub cargo_target_dir: Option<PathBuf>,
+    /// `INSTA_UPDATE`: insta's update mode (`always` or `force` record and rebaseline).
+    pub insta_update: Option<String>,
+    /// `INSTA_FORCE_PASS`: insta passes mismatching snapshots (with a warning).
+    pub insta_force_pass: bool,
     /// `GITHUB_STEP_SUMMARY`: the file GitHub Actions shows as the job summary.
     pub step_summary: Option<PathBuf>,
     /// Variables whose values could not be used, with why.
@@ -105,6 +109,8 @@ impl Settings {
             qemu: path("IOGATE_QEMU"),
             virtiofsd: path("IOGATE_VIRTIOFSD"),
             cargo_target_dir: path("CARGO_TARGET_DIR"),
+            insta_update: text("INSTA_UPDATE"),
+            insta_force_pass: text("INSTA_FORCE_PASS").is_some_and(|v| v != "0"),
             step_summary: path("GITHUB_STEP_SUMMARY"),
             problems,
         }

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::run::{CellRecord, Status};
+use crate::settings::settings;
 use crate::stats::{geometric_mean, log_spread};
 use crate::units::{round_sig, sig3};
 
@@ -43,26 +44,13 @@ pub const DEFAULT_P99_TOLERANCE: f64 = 4.0;
 /// The machine class baselines are recorded for: `$IOGATE_BASELINE_SUFFIX` if set (letters,
 /// digits, `-`, `_`, `.`), else `local-<ncpus>cpu` — stable across reruns and host names, and the
 /// same on every machine of a CI class.
-pub fn machine_suffix() -> Result<String, String> {
-    match std::env::var(SUFFIX_ENV) {
-        Ok(s) => {
-            let ok = !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-            if ok {
-                Ok(s)
-            } else {
-                Err(format!(
-                    "{SUFFIX_ENV}={s:?}: expected 1 to 64 characters from [A-Za-z0-9._-]"
-                ))
-            }
-        }
-        Err(_) => Ok(format!(
+pub fn machine_suffix() -> String {
+    settings().baseline_suffix.clone().unwrap_or_else(|| {
+        format!(
             "local-{}cpu",
             std::thread::available_parallelism().map_or(1, |n| n.get())
-        )),
-    }
+        )
+    })
 }
 
 /// How far a metric may move from its baseline: a factor > 1, applied both ways on a log scale.
@@ -124,22 +112,16 @@ pub struct Tolerances {
 impl Tolerances {
     /// The defaults: [`DEFAULT_FACTOR`] (or `$IOGATE_BASELINE_TOLERANCE`, `1.6` or `1.6x`)
     /// for throughput, [`DEFAULT_P50_TOLERANCE`], [`DEFAULT_P99_TOLERANCE`].
-    pub fn from_env() -> Result<Tolerances, String> {
-        let throughput = match std::env::var(TOLERANCE_ENV) {
-            Ok(s) => {
-                let t = s.trim().trim_end_matches(['x', 'X', '×']);
-                let factor: f64 = t.parse().map_err(|_| {
-                    format!("{TOLERANCE_ENV}={s:?}: expected a factor like 1.5 or 1.5x")
-                })?;
-                Tolerance::new(factor).map_err(|e| format!("{TOLERANCE_ENV}: {e}"))?
-            }
-            Err(_) => Tolerance(DEFAULT_FACTOR),
-        };
-        Ok(Tolerances {
+    pub fn from_env() -> Tolerances {
+        let throughput = settings()
+            .baseline_tolerance
+            .and_then(|f| Tolerance::new(f).ok())
+            .unwrap_or(Tolerance(DEFAULT_FACTOR));
+        Tolerances {
             throughput: Some(throughput),
             p50: Some(Tolerance(DEFAULT_P50_TOLERANCE)),
             p99: Some(Tolerance(DEFAULT_P99_TOLERANCE)),
-        })
+        }
     }
 
     /// The same factor for every metric.
@@ -386,6 +368,21 @@ pub enum Outcome {
     Updated(BaselineComparison),
     /// Outside the tolerance, but insta was told to pass (`INSTA_FORCE_PASS`); nothing written.
     ForcedPass(BaselineComparison),
+    /// Outside the tolerance (or the snapshot is unreadable); nothing written. Reported, not
+    /// blocking, until baselines come from the results history (docs/gates.md).
+    Drift {
+        /// What moved.
+        comparison: BaselineComparison,
+        /// How to rebaseline.
+        advice: String,
+    },
+    /// No baseline for this machine class; nothing written.
+    Missing {
+        /// The snapshot that does not exist.
+        path: PathBuf,
+        /// How to record one.
+        advice: String,
+    },
 }
 
 impl std::fmt::Display for Outcome {
@@ -407,6 +404,25 @@ impl std::fmt::Display for Outcome {
             Outcome::Updated(c) => {
                 write!(f, "{}: rebaselined (INSTA_UPDATE)\n{}", c.cell, c.table())
             }
+            Outcome::Drift { comparison, advice } => {
+                let table = if comparison.drifts.is_empty() {
+                    "its baseline could not be read as a baseline\n".to_owned()
+                } else {
+                    comparison.table()
+                };
+                write!(
+                    f,
+                    "{}: DRIFT outside its baseline's tolerance (reported, not blocking: docs/gates.md)\n\n{table}\n{advice}",
+                    comparison.cell
+                )
+            }
+            Outcome::Missing { path, advice } => {
+                write!(
+                    f,
+                    "no baseline {} for this machine class; {advice}",
+                    path.display()
+                )
+            }
             Outcome::ForcedPass(c) => write!(
                 f,
                 "{}: WARNING outside the tolerance, passed only because INSTA_FORCE_PASS is set\n{}",
@@ -426,17 +442,28 @@ pub struct Store {
     pub suffix: String,
     /// Tolerances of new baselines and of snapshots that carry none.
     pub tolerance: Tolerances,
+    /// The command that reruns one check (see [`Store::with_rerun`]).
+    pub rerun: String,
 }
 
 impl Store {
     /// Baselines under `dir` for this machine class ([`machine_suffix`]) and default tolerances
     /// ([`Tolerances::from_env`]).
     pub fn new(dir: impl Into<PathBuf>) -> Result<Store, String> {
+        settings().check().map_err(|e| e.to_string())?;
         Ok(Store {
             dir: dir.into(),
-            suffix: machine_suffix()?,
-            tolerance: Tolerances::from_env()?,
+            suffix: machine_suffix(),
+            tolerance: Tolerances::from_env(),
+            rerun: "cargo test --test io_matrix --".into(),
         })
+    }
+
+    /// The command (before the test name) that reruns one check, for the advice in messages:
+    /// `cargo test --test io_matrix --` (the default) or `iogate run matrices/smoke.yaml`.
+    pub fn with_rerun(mut self, command: impl Into<String>) -> Store {
+        self.rerun = command.into();
+        self
     }
 
     /// The snapshot file of a cell.
@@ -476,6 +503,36 @@ impl Store {
             .as_ref()
             .map(|old| compare(old, &measured, self.tolerance));
 
+        let rerun = format!(
+            "INSTA_UPDATE=always {} {}",
+            self.rerun,
+            trial_name(&record.name)
+        );
+        let update = matches!(settings().insta_update.as_deref(), Some("always" | "force"));
+        match (&before, &comparison) {
+            (None, _) if !update => {
+                return Ok(Outcome::Missing {
+                    path,
+                    advice: format!("record one with `{rerun}` and commit it"),
+                });
+            }
+            (Some(_), Some(c)) if c.matches() => return Ok(Outcome::Within(c.clone())),
+            (Some(_), _) if !update && !settings().insta_force_pass => {
+                return Ok(Outcome::Drift {
+                    comparison: comparison.unwrap_or_else(|| BaselineComparison {
+                        cell: record.name.clone(),
+                        same_cell: false,
+                        tolerance: self.tolerance,
+                        drifts: Vec::new(),
+                    }),
+                    advice: format!(
+                        "if the change is intended, rebaseline with `{rerun}` and commit the diff"
+                    ),
+                });
+            }
+            _ => {}
+        }
+
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path(&self.dir);
         settings.set_snapshot_suffix(self.suffix.clone());
@@ -491,10 +548,6 @@ impl Store {
             settings.bind(|| insta::assert_json_snapshot!(name.clone(), &measured));
         }));
         let after = std::fs::read(&path).ok();
-        let rerun = format!(
-            "INSTA_UPDATE=always cargo test --test io_matrix -- {}",
-            trial_name(&record.name)
-        );
 
         match (before, comparison) {
             (None, _) => match (asserted, after) {
