@@ -19,3 +19,6 @@ pub mod sys;
 pub mod units;
 
 pub use error::{Error, Result};
+pub use harness::{Decision, Runner};
+pub use run::{CellRecord, Session, Status};
+pub use spec::{Cell, CellId, GateSpec, Matrix, MatrixFile, Pattern, Runtime, Workload};

@@ -52,7 +52,7 @@ pub fn settings() -> &'static Settings {
 
 impl Settings {
     /// Settings from a variable lookup (the environment, or a test's map).
-    pub fn from_vars(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Settings {
+    pub(crate) fn from_vars(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Settings {
         let path = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
         let text = |name: &str| {
             var(name)
@@ -127,7 +127,7 @@ impl Settings {
 
     /// Base directory for results: `IOGATE_RESULTS`, else `$CARGO_TARGET_DIR/iogate`, else
     /// `target/iogate`.
-    pub fn results_base(&self) -> PathBuf {
+    pub(crate) fn results_base(&self) -> PathBuf {
         if let Some(dir) = &self.results {
             return dir.clone();
         }

@@ -210,7 +210,7 @@ pub fn round_sig(x: f64, digits: i32) -> f64 {
 }
 
 /// Latency in µs as the tables print it: one decimal below 10 µs, whole µs above.
-pub fn fmt_us(ns: u64) -> String {
+pub(crate) fn fmt_us(ns: u64) -> String {
     if ns < 10_000 {
         format!("{:.1}", ns as f64 / 1000.0)
     } else {
@@ -219,15 +219,15 @@ pub fn fmt_us(ns: u64) -> String {
 }
 
 /// Bandwidth in MiB/s with one decimal.
-pub fn fmt_mib(bytes_per_s: f64) -> String {
+pub(crate) fn fmt_mib(bytes_per_s: f64) -> String {
     format!("{:.1}", bytes_per_s / MIB)
 }
 
 /// Bytes in a MiB.
-pub const MIB: f64 = 1024.0 * 1024.0;
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
 /// A byte count as people read it (`32 MiB`, `1.5 GiB`).
-pub fn fmt_bytes(bytes: u64) -> String {
+pub(crate) fn fmt_bytes(bytes: u64) -> String {
     let units = [
         (1u64 << 40, "TiB"),
         (1 << 30, "GiB"),
@@ -248,7 +248,7 @@ pub fn fmt_bytes(bytes: u64) -> String {
 }
 
 /// The first line of a reason, for table notes; the full text follows it where there is room.
-pub fn first_line(reason: &str) -> &str {
+pub(crate) fn first_line(reason: &str) -> &str {
     reason
         .lines()
         .find(|l| !l.trim().is_empty())
@@ -257,7 +257,7 @@ pub fn first_line(reason: &str) -> &str {
 }
 
 /// `42s`, `3m05s`, `1h02m`.
-pub fn fmt_duration(d: Duration) -> String {
+pub(crate) fn fmt_duration(d: Duration) -> String {
     let s = d.as_secs();
     if s < 60 {
         format!("{s}s")

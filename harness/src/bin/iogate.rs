@@ -162,7 +162,7 @@ fn run_matrix(
     let cells: Vec<_> = file
         .cells()
         .into_iter()
-        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f) || c.id.baseline_trial().contains(f)))
         .filter(|c| lab || !c.lab)
         .collect();
     let mut progress = Progress::new(cells.len());

@@ -21,16 +21,9 @@ pub enum Decision {
     Ignore(String),
 }
 
-impl Decision {
-    /// Whether it fails.
-    pub fn is_fail(&self) -> bool {
-        matches!(self, Decision::Fail(_))
-    }
-}
-
 /// A gate's decision: pass, fail (with the table), or ignored with a reason. An inconclusive
 /// verdict fails unless the gate says `inconclusive: ignore`, and is never a pass.
-pub fn of_gate(report: &GateReport) -> Decision {
+pub(crate) fn of_gate(report: &GateReport) -> Decision {
     let head = format!("gate `{}`", report.gate.describe());
     match report.verdict {
         Verdict::Pass => Decision::Pass(format!("{head}: pass\n{}", gate_table(report))),
@@ -68,7 +61,7 @@ pub fn of_gate(report: &GateReport) -> Decision {
 
 /// A cell's decision: measured → pass with its numbers, skipped → ignored with the first line of
 /// its reason, failed → fail with the reason and where its results are.
-pub fn of_cell(record: &CellRecord, results: &std::path::Path) -> Decision {
+pub(crate) fn of_cell(record: &CellRecord, results: &std::path::Path) -> Decision {
     let reason = record.reason.clone().unwrap_or_default();
     match record.status {
         Status::Passed => {

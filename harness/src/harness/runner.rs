@@ -76,7 +76,7 @@ impl Runner {
     }
 
     /// Sends later events to `sink` instead.
-    pub fn set_sink(&self, sink: Box<dyn Sink>) {
+    pub(crate) fn set_sink(&self, sink: Box<dyn Sink>) {
         *lock(&self.sink) = sink;
     }
 

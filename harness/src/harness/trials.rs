@@ -33,7 +33,7 @@ fn completion(decision: Decision) -> Result<Completion, Failed> {
 }
 
 /// The matrix files of a workspace: `$IOGATE_MATRIX`, else `matrices/*.yaml`, sorted.
-pub fn matrix_files(workspace: &Path) -> Vec<PathBuf> {
+pub(crate) fn matrix_files(workspace: &Path) -> Vec<PathBuf> {
     if let Some(one) = &settings().matrix {
         return vec![one.clone()];
     }

@@ -25,26 +25,20 @@ use crate::settings::settings;
 use crate::stats::{geometric_mean, log_spread};
 use crate::units::{round_sig, sig3};
 
-/// Environment variable naming the machine class of baselines (the snapshot suffix).
-pub const SUFFIX_ENV: &str = "IOGATE_BASELINE_SUFFIX";
-
-/// Environment variable overriding the default throughput tolerance of new baselines, e.g. `1.6`.
-pub const TOLERANCE_ENV: &str = "IOGATE_BASELINE_TOLERANCE";
-
 /// Default tolerance of bandwidth and IOPS: ×/÷ 1.5. A 2× slowdown (`ln 2 = 0.69`) is well
 /// outside (`ln 1.5 = 0.41`); see `docs/gates.md` for the A/A spread it was chosen from.
-pub const DEFAULT_FACTOR: f64 = 1.5;
+pub(crate) const DEFAULT_FACTOR: f64 = 1.5;
 
 /// Default tolerance of p50: ×/÷ 2.
-pub const DEFAULT_P50_TOLERANCE: f64 = 2.0;
+pub(crate) const DEFAULT_P50_TOLERANCE: f64 = 2.0;
 
 /// Default tolerance of p99: ×/÷ 4 (tails move most between runs on a shared machine).
-pub const DEFAULT_P99_TOLERANCE: f64 = 4.0;
+pub(crate) const DEFAULT_P99_TOLERANCE: f64 = 4.0;
 
 /// The machine class baselines are recorded for: `$IOGATE_BASELINE_SUFFIX` if set (letters,
 /// digits, `-`, `_`, `.`), else `local-<ncpus>cpu` — stable across reruns and host names, and the
 /// same on every machine of a CI class.
-pub fn machine_suffix() -> String {
+pub(crate) fn machine_suffix() -> String {
     settings().baseline_suffix.clone().unwrap_or_else(|| {
         format!(
             "local-{}cpu",
@@ -121,15 +115,6 @@ impl Tolerances {
             throughput: Some(throughput),
             p50: Some(Tolerance(DEFAULT_P50_TOLERANCE)),
             p99: Some(Tolerance(DEFAULT_P99_TOLERANCE)),
-        }
-    }
-
-    /// The same factor for every metric.
-    pub fn uniform(factor: Tolerance) -> Tolerances {
-        Tolerances {
-            throughput: Some(factor),
-            p50: Some(factor),
-            p99: Some(factor),
         }
     }
 }
@@ -285,7 +270,7 @@ impl BaselineComparison {
 
     /// The compared metric that used most of its tolerance, as `(metric, moved, allowed)`
     /// (factors ≥ 1).
-    pub fn largest(&self) -> Option<(&'static str, f64, f64)> {
+    pub(crate) fn largest(&self) -> Option<(&'static str, f64, f64)> {
         let mut best: Option<(&'static str, f64, f64)> = None;
         for d in &self.drifts {
             let Some(allowed) = d.allowed else { continue };

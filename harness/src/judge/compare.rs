@@ -23,7 +23,7 @@ use crate::stats::{LogInterval, NoisePrior, geometric_mean, relative_interval};
 pub const DEFAULT_THRESHOLD: f64 = 0.10;
 
 /// The metrics compared unless told otherwise.
-pub const DEFAULT_METRICS: [Metric; 3] = [Metric::Bw, Metric::P50, Metric::P99];
+pub(crate) const DEFAULT_METRICS: [Metric; 3] = [Metric::Bw, Metric::P50, Metric::P99];
 
 /// How two runs are compared.
 #[derive(Debug, Clone, PartialEq)]

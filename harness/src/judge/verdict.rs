@@ -47,7 +47,7 @@ pub fn verdict(interval: &LogInterval, direction: Direction, bound: f64) -> Verd
 }
 
 /// `metric` in one repetition (bytes/s, IOPS or nanoseconds).
-pub fn metric_of(metric: Metric, rep: &Repetition) -> f64 {
+pub(crate) fn metric_of(metric: Metric, rep: &Repetition) -> f64 {
     match metric {
         Metric::Bw => rep.bw_bytes,
         Metric::Iops => rep.iops,

@@ -152,7 +152,7 @@ pub fn gate_table(report: &GateReport) -> String {
 
 /// A gate's table as an HTML `<table class="gate">`: pattern, clients, runtime, measured,
 /// reference, ratio or value with its interval, bound, k, spread and the verdict, coloured.
-pub fn gate_table_html(report: &GateReport) -> String {
+pub(crate) fn gate_table_html(report: &GateReport) -> String {
     table(report).html("gate")
 }
 
@@ -205,7 +205,7 @@ fn tally(file: &GatesFile) -> String {
 
 /// The gates section's body in markdown: the tally, then per gate a heading with its verdict,
 /// its table and, when inconclusive rows exist, the noise advice.
-pub fn gates_markdown(file: &GatesFile) -> String {
+pub(crate) fn gates_markdown(file: &GatesFile) -> String {
     let mut out = String::new();
     if file.gates.is_empty() {
         out.push_str("`gates.json` lists no gates.\n");
@@ -230,7 +230,7 @@ pub fn gates_markdown(file: &GatesFile) -> String {
 }
 
 /// The gates section's body in HTML, like [`gates_markdown`].
-pub fn gates_html(file: &GatesFile) -> String {
+pub(crate) fn gates_html(file: &GatesFile) -> String {
     let mut out = String::new();
     if file.gates.is_empty() {
         out.push_str("<p><code>gates.json</code> lists no gates.</p>\n");

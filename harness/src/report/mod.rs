@@ -23,5 +23,3 @@ pub use load::Run;
 pub use markdown::{bandwidth_table, latency_table};
 pub use view::{Layout, Missing, View};
 pub use write::{Written, append_step_summary, write, write_to};
-
-pub use names::*;

@@ -14,7 +14,7 @@ use crate::run::{CellRecord, Status};
 use crate::units::{MIB, fmt_us};
 
 /// Width of every figure, in SVG user units (CSS px at scale 1).
-pub const WIDTH: f64 = 1000.0;
+pub(crate) const WIDTH: f64 = 1000.0;
 
 const FONT: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', Arial, sans-serif";
 const PALETTE: [&str; 8] = [
@@ -27,7 +27,7 @@ const FAILED: &str = "#b00020";
 const SKIPPED: &str = "#777";
 
 /// The colour of the `i`-th runtime.
-pub fn runtime_color(i: usize) -> &'static str {
+pub(crate) fn runtime_color(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
 }
 
@@ -337,7 +337,7 @@ fn time_label(us_log10: i32) -> String {
 /// Commit-latency CDFs on a logarithmic time axis: one panel per pattern (rows) × client count
 /// (columns), one step curve per runtime, all panels on the same time axis. Cells without a curve
 /// are named in the panel.
-pub fn latency_cdf(view: &View<'_>, histograms: &BTreeMap<String, Histogram>) -> String {
+pub(crate) fn latency_cdf(view: &View<'_>, histograms: &BTreeMap<String, Histogram>) -> String {
     let l = &view.layout;
     let cols = l.clients.len().max(1);
     let rows = l.patterns.len().max(1);

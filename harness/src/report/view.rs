@@ -137,7 +137,7 @@ fn find<'a>(
 }
 
 /// A cell status as the tables print it.
-pub fn status_word(status: Status) -> &'static str {
+pub(crate) fn status_word(status: Status) -> &'static str {
     match status {
         Status::Passed => "passed",
         Status::Failed => "FAILED",

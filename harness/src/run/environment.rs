@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::settings::settings;
 
 /// Base directory for results: `$IOGATE_RESULTS`, else `$CARGO_TARGET_DIR/iogate`, else `target/iogate`.
-pub fn results_base() -> PathBuf {
+pub(crate) fn results_base() -> PathBuf {
     settings().results_base()
 }
 

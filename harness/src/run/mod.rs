@@ -6,7 +6,7 @@ pub mod event;
 pub mod record;
 pub mod session;
 
-pub use environment::{Environment, results_base};
+pub use environment::Environment;
 pub use event::CellEvent;
 pub use record::{CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary};
 pub use session::{Session, write_atomically};

@@ -69,7 +69,7 @@ impl CellId {
     }
 
     /// The test name of a gate at a client count: `smoke/gate/<label>/c8`.
-    pub fn gate_trial(matrix: &str, label: &str, clients: u32) -> String {
+    pub(crate) fn gate_trial(matrix: &str, label: &str, clients: u32) -> String {
         format!("{matrix}/gate/{label}/c{clients}")
     }
 }
@@ -141,7 +141,7 @@ pub fn spread(clients: u32, nodes: u32) -> Vec<u32> {
 }
 
 /// Every cell of a matrix, runtime-major: runtime × clients × pattern, in declaration order.
-pub fn cells_of(m: &Matrix) -> Vec<Cell> {
+pub(crate) fn cells_of(m: &Matrix) -> Vec<Cell> {
     let mut cells = Vec::new();
     for runtime in &m.runtimes {
         for clients in runtime.clients.as_ref().unwrap_or(&m.clients) {

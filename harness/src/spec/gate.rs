@@ -14,16 +14,16 @@ use crate::stats::NoisePrior;
 use crate::units::sig3;
 
 /// Confidence level of gate intervals unless a gate sets `confidence`.
-pub const DEFAULT_CONFIDENCE: f64 = 0.95;
+pub(crate) const DEFAULT_CONFIDENCE: f64 = 0.95;
 
 /// Prior σ of `ln(metric)` for one repetition: the A/A bandwidth spread measured on the 2-core
 /// CI-class machines for 3 s page-cache runs (field notes: σ(log bw) ≈ 0.11 over 8 runs).
 /// Shorter runs are noisier; a gate may set `noise_prior`.
-pub const NOISE_PRIOR_SIGMA: f64 = 0.11;
+pub(crate) const NOISE_PRIOR_SIGMA: f64 = 0.11;
 
 /// Weight of the prior in degrees of freedom: the 8 A/A runs it was measured from (n − 1 = 7).
 /// A gate may set `prior_df` (0: its own repetitions only).
-pub const NOISE_PRIOR_DF: f64 = 7.0;
+pub(crate) const NOISE_PRIOR_DF: f64 = 7.0;
 
 // ---------------------------------------------------------------------------------------------
 // Spec: what a gate asserts.
@@ -67,7 +67,7 @@ impl Metric {
     }
 
     /// The kind of absolute bound this metric takes.
-    pub fn unit(self) -> BoundKind {
+    pub(crate) fn unit(self) -> BoundKind {
         match self {
             Metric::Bw => BoundKind::Bandwidth,
             Metric::Iops => BoundKind::Count,
@@ -286,7 +286,7 @@ pub enum Direction {
 
 impl Direction {
     /// `≥` or `≤`.
-    pub fn symbol(self) -> &'static str {
+    pub(crate) fn symbol(self) -> &'static str {
         match self {
             Direction::AtLeast => "≥",
             Direction::AtMost => "≤",
@@ -523,7 +523,7 @@ impl GateSpec {
     }
 
     /// A relative gate has a reference runtime; an absolute one a fixed bound.
-    pub fn is_relative(&self) -> bool {
+    pub(crate) fn is_relative(&self) -> bool {
         self.reference.is_some()
     }
 

@@ -404,7 +404,7 @@ pub enum Accel {
 }
 
 /// Largest 9p `msize` Linux's virtio transport accepts; the guest silently lowers larger values.
-pub const MAX_9P_MSIZE: u32 = 512_000;
+pub(crate) const MAX_9P_MSIZE: u32 = 512_000;
 
 /// A microVM runtime as written (flat, validated into [`MicrovmRuntime`]).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -10,12 +10,11 @@ pub mod options;
 pub mod plan;
 pub mod values;
 
-pub use cell::{Cell, CellId, cells_of, spread};
+pub use cell::{Cell, CellId, spread};
 pub use file::{MatrixFile, json_schema};
 pub use gate::{Bound, BoundKind, Direction, GateSpec, Inconclusive, Metric};
 pub use matrix::*;
-pub use options::{
-    ALLOWED_OPTIONS, FioOptions, IoEngine, JobName, MAX_VALUE_LEN, check_option, check_value,
-};
+pub(crate) use options::check_value;
+pub use options::{FioOptions, IoEngine, JobName, check_option};
 pub use plan::PlannedRow;
 pub use values::{ClientCount, NodeCount, Pattern, RuntimeName, TargetDir, Threads};

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Longest value accepted in a job file (fio reads lines with an 8 KiB buffer).
-pub const MAX_VALUE_LEN: usize = 256;
+pub(crate) const MAX_VALUE_LEN: usize = 256;
 
 /// Rejects values that could change the job file's structure or make fio expand something.
-pub fn check_value(value: &str) -> std::result::Result<(), String> {
+pub(crate) fn check_value(value: &str) -> std::result::Result<(), String> {
     if value.len() > MAX_VALUE_LEN {
         return Err(format!(
             "value is {} characters long; at most {MAX_VALUE_LEN} are allowed",
@@ -128,7 +128,7 @@ impl IoEngine {
 }
 
 /// fio options a matrix may add, beyond the typed workload fields. Anything else is rejected.
-pub const ALLOWED_OPTIONS: &[&str] = &[
+pub(crate) const ALLOWED_OPTIONS: &[&str] = &[
     "buffer_compress_percentage",
     "create_on_open",
     "directory",

@@ -144,7 +144,7 @@ impl GateSpec {
 
 /// Checks a matrix's gates against the matrix (runtimes, patterns, client counts, unique test
 /// names); errors carry the line and column of the offending gate entry.
-pub fn check_gates(matrix: &Matrix, path: &std::path::Path, text: &str) -> Result<()> {
+pub(crate) fn check_gates(matrix: &Matrix, path: &std::path::Path, text: &str) -> Result<()> {
     let mut names = std::collections::BTreeMap::new();
     for (i, gate) in matrix.gates.iter().enumerate() {
         let fail = |key: &str, message: String| {

@@ -25,7 +25,7 @@ pub enum Pattern {
 
 impl Pattern {
     /// Every pattern, in the study's order.
-    pub const ALL: [Pattern; 4] = [
+    pub(crate) const ALL: [Pattern; 4] = [
         Pattern::Read,
         Pattern::Randread,
         Pattern::Write,
