@@ -34,6 +34,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A value given in Rust (a constructor's argument) is not valid.
+    #[error("invalid {what}: {message}")]
+    Invalid {
+        /// What was being built (matrix, runtime, workload, gate, ...).
+        what: &'static str,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+
     /// A value would make an unsafe or malformed fio job file.
     #[error("unsafe fio job value: {0}")]
     UnsafeJob(String),
@@ -104,6 +113,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// An invalid `what`, from a validation message.
+    pub fn invalid(what: &'static str) -> impl FnOnce(String) -> Error {
+        move |message| Error::Invalid { what, message }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {

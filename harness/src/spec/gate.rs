@@ -518,8 +518,11 @@ fn unit_example(metric: Metric) -> &'static str {
 impl GateSpec {
     /// Parses one gate from YAML (the same shape as an entry of a matrix's `gates:`), e.g.
     /// `{ metric: bw, runtime: kata, reference: host, at_least: 15% }`.
-    pub fn from_yaml(text: &str) -> std::result::Result<GateSpec, String> {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    pub fn from_yaml(text: &str) -> crate::Result<GateSpec> {
+        serde_saphyr::from_str(text).map_err(|e| crate::Error::Invalid {
+            what: "gate",
+            message: e.to_string(),
+        })
     }
 
     /// A relative gate has a reference runtime; an absolute one a fixed bound.

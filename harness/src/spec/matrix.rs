@@ -617,18 +617,19 @@ impl Matrix {
         clients: &[u32],
         nodes: u32,
         workload: Workload,
-    ) -> std::result::Result<Matrix, String> {
+    ) -> Result<Matrix> {
         Ok(Matrix {
-            name: JobName::try_from(name.to_owned())?,
+            name: JobName::try_from(name.to_owned()).map_err(Error::invalid("matrix name"))?,
             description: None,
-            target: TargetDir::try_from(target.to_owned())?,
+            target: TargetDir::try_from(target.to_owned()).map_err(Error::invalid("target"))?,
             lab: false,
             runtimes,
             clients: clients
                 .iter()
                 .map(|&c| ClientCount::try_from(c))
-                .collect::<std::result::Result<_, _>>()?,
-            nodes: NodeCount::try_from(nodes)?,
+                .collect::<std::result::Result<_, _>>()
+                .map_err(Error::invalid("client count"))?,
+            nodes: NodeCount::try_from(nodes).map_err(Error::invalid("node count"))?,
             workload,
             gates: Vec::new(),
         })
@@ -637,9 +638,9 @@ impl Matrix {
 
 impl Runtime {
     /// A runtime of any kind, not lab-only, not optional.
-    pub fn new(name: &str, kind: RuntimeKind) -> std::result::Result<Runtime, String> {
+    pub fn new(name: &str, kind: RuntimeKind) -> Result<Runtime> {
         Ok(Runtime {
-            name: RuntimeName::try_from(name.to_owned())?,
+            name: RuntimeName::try_from(name.to_owned()).map_err(Error::invalid("runtime name"))?,
             kind,
             lab: false,
             optional: false,
@@ -648,12 +649,12 @@ impl Runtime {
     }
 
     /// fio servers on this machine, one network namespace per worker node.
-    pub fn host(name: &str) -> std::result::Result<Runtime, String> {
+    pub fn host(name: &str) -> Result<Runtime> {
         Self::new(name, RuntimeKind::Host(HostRuntime::default()))
     }
 
     /// fio servers in Docker containers under the OCI runtime `handler` (`runc`, `runsc`, ...).
-    pub fn docker(name: &str, handler: &str) -> std::result::Result<Runtime, String> {
+    pub fn docker(name: &str, handler: &str) -> Result<Runtime> {
         Self::new(
             name,
             RuntimeKind::Docker(DockerRuntime {
@@ -671,12 +672,12 @@ impl Workload {
         patterns: &[Pattern],
         bs: &str,
         size: &str,
-    ) -> std::result::Result<Workload, String> {
+    ) -> Result<Workload> {
         Ok(Workload {
             patterns: patterns.to_vec(),
-            bs: bs.parse()?,
+            bs: bs.parse().map_err(Error::invalid("block size"))?,
             threads: four(),
-            size: size.parse()?,
+            size: size.parse().map_err(Error::invalid("size"))?,
             direct: false,
             ioengine: IoEngine::default(),
             iodepth: 1,
@@ -692,9 +693,12 @@ impl Workload {
         mut self,
         runtime: &str,
         ramp: Option<&str>,
-    ) -> std::result::Result<Workload, String> {
-        self.runtime = Some(runtime.parse()?);
-        self.ramp = ramp.map(str::parse).transpose()?;
+    ) -> Result<Workload> {
+        self.runtime = Some(runtime.parse().map_err(Error::invalid("runtime"))?);
+        self.ramp = ramp
+            .map(str::parse)
+            .transpose()
+            .map_err(Error::invalid("ramp"))?;
         Ok(self)
     }
 }
