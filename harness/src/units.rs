@@ -256,6 +256,17 @@ pub(crate) fn first_line(reason: &str) -> &str {
         .trim()
 }
 
+/// A reason in one short line: its first line, cut after the first sentence and at 120
+/// characters (`…`), for places that list many cells; the full reason is printed once elsewhere.
+pub fn short_reason(reason: &str) -> String {
+    let line = first_line(reason);
+    let sentence = line.find(". ").map_or(line, |end| &line[..end]);
+    match sentence.char_indices().nth(120) {
+        Some((cut, _)) => format!("{}…", &sentence[..cut]),
+        None => sentence.to_owned(),
+    }
+}
+
 /// `42s`, `3m05s`, `1h02m`.
 pub(crate) fn fmt_duration(d: Duration) -> String {
     let s = d.as_secs();
@@ -271,6 +282,14 @@ pub(crate) fn fmt_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_reasons() {
+        assert_eq!(short_reason("a: b. Do this. Then that"), "a: b");
+        assert_eq!(short_reason("\n  first\nsecond"), "first");
+        let long = "x".repeat(130);
+        assert_eq!(short_reason(&long).chars().count(), 121);
+    }
 
     #[test]
     fn formats() {

@@ -8,7 +8,7 @@ use crate::judge::{GateReport, RowResult, Verdict};
 use crate::report::gates::{gate_table, noise_advice};
 use crate::run::{CellRecord, Status};
 use crate::spec::Inconclusive;
-use crate::units::{first_line, sig3};
+use crate::units::{short_reason, sig3};
 
 /// A test's outcome, with the text it prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub(crate) fn of_gate(report: &GateReport) -> Decision {
                     _ => None,
                 })
                 .unwrap_or_else(|| "no cell of this gate is in the run".into());
-            Decision::Ignore(first_line(&reason).to_owned())
+            Decision::Ignore(short_reason(&reason))
         }
     }
 }
@@ -77,7 +77,7 @@ pub(crate) fn of_cell(record: &CellRecord, results: &std::path::Path) -> Decisio
                 lat.p99 / 1000
             ))
         }
-        Status::Skipped => Decision::Ignore(first_line(&reason).to_owned()),
+        Status::Skipped => Decision::Ignore(short_reason(&reason)),
         Status::Failed => Decision::Fail(format!("{reason}\n(results: {})", results.display())),
     }
 }

@@ -17,7 +17,7 @@ use crate::report::{self, Run, View};
 use crate::run::{CellEvent, CellRecord, Session, Status, Summary, write_atomically};
 use crate::spec::{Cell, GateSpec, MatrixFile};
 use crate::sys::lock::MachineLock;
-use crate::units::first_line;
+use crate::units::{first_line, short_reason};
 
 /// A cell measured in this process, with its run directory.
 #[derive(Debug, Clone)]
@@ -242,7 +242,7 @@ impl Runner {
         let record = &measured.record;
         let reason = record.reason.as_deref().unwrap_or_default();
         let decision = match record.status {
-            Status::Skipped => return Decision::Ignore(first_line(reason).to_owned()),
+            Status::Skipped => return Decision::Ignore(short_reason(reason)),
             Status::Failed => {
                 return Decision::Fail(format!(
                     "{} failed, so it cannot be compared with its baseline: {reason}\n(results: {})",

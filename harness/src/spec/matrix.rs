@@ -668,11 +668,7 @@ impl Runtime {
 impl Workload {
     /// The study's workload shape (4 threads, buffered, psync, queue depth 1) with the given
     /// patterns, block size and size per thread, e.g. `Workload::new(&[Pattern::Read], "64k", "32GiB")`.
-    pub fn new(
-        patterns: &[Pattern],
-        bs: &str,
-        size: &str,
-    ) -> Result<Workload> {
+    pub fn new(patterns: &[Pattern], bs: &str, size: &str) -> Result<Workload> {
         Ok(Workload {
             patterns: patterns.to_vec(),
             bs: bs.parse().map_err(Error::invalid("block size"))?,
@@ -689,11 +685,7 @@ impl Workload {
     }
 
     /// Makes the run time-based: `runtime` of measurement after `ramp` of warm-up (e.g. "3s", "1s").
-    pub fn timed(
-        mut self,
-        runtime: &str,
-        ramp: Option<&str>,
-    ) -> Result<Workload> {
+    pub fn timed(mut self, runtime: &str, ramp: Option<&str>) -> Result<Workload> {
         self.runtime = Some(runtime.parse().map_err(Error::invalid("runtime"))?);
         self.ramp = ramp
             .map(str::parse)
