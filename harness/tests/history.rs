@@ -224,3 +224,60 @@ fn locations() {
     let pg = Location::parse("postgres://ci:secret@db:5432/iogate");
     assert_eq!(pg.display(), "postgres://ci:***@db:5432/iogate");
 }
+
+/// `iogate history` on 40 imported run directories: list, show, detect, export.
+#[test]
+fn the_history_command_imports_lists_shows_and_detects() {
+    let base = tempfile::tempdir().unwrap();
+    let dirs: Vec<PathBuf> = (0..40).map(|n| write_run(base.path(), n, true)).collect();
+    let store = base.path().join("history.sqlite");
+    let iogate = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_iogate"))
+            .arg("history")
+            .arg("--store")
+            .arg(&store)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mut import = vec!["import"];
+    import.extend(dirs.iter().map(|d| d.to_str().unwrap()));
+    iogate(&import);
+    iogate(&import);
+    let list = iogate(&["list"]);
+    assert_eq!(list.lines().count(), 41, "{list}");
+    assert!(
+        list.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("20260102T150000Z-39\tstudy"),
+        "{list}"
+    );
+    let show = iogate(&["show", "study/host/c4/randread", "--last", "5"]);
+    assert_eq!(show.lines().count(), 6, "{show}");
+    assert!(
+        show.lines().last().unwrap().contains("20260102T150000Z-39"),
+        "{show}"
+    );
+    let detect = iogate(&["detect"]);
+    let lines: Vec<&str> = detect.lines().collect();
+    assert_eq!(lines.len(), 2, "{detect}");
+    for (line, metric) in lines.iter().zip(["bw", "iops"]) {
+        assert!(
+            line.starts_with(&format!("study/host/c4/randread on lab1: {metric} -20.")),
+            "{line}"
+        );
+        assert!(line.contains("at run #30 20260102T060000Z-30"), "{line}");
+    }
+    let csv = iogate(&["export", "--format", "csv", "--cell", "*/write"]);
+    assert_eq!(csv.lines().count(), 41, "{csv}");
+    let json: serde_json::Value =
+        serde_json::from_str(&iogate(&["export", "--format", "json"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 120);
+}
