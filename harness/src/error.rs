@@ -97,6 +97,16 @@ pub enum Error {
         matrix: String,
     },
 
+    /// The results history (SQLite file or PostgreSQL server) could not be opened, read or
+    /// written.
+    #[error("results history {location}: {message}")]
+    History {
+        /// The store, as given (a file path or a URL without its password).
+        location: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// An environment variable has a value iogate cannot use.
     #[error("environment: {0}")]
     Settings(String),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fio;
 pub mod fixture;
 pub mod harness;
+pub mod history;
 pub mod judge;
 pub mod report;
 pub mod run;

@@ -32,6 +32,14 @@ pub struct Settings {
     pub qemu: Option<PathBuf>,
     /// `IOGATE_VIRTIOFSD`: the virtiofsd binary.
     pub virtiofsd: Option<PathBuf>,
+    /// `IOGATE_HISTORY`: the results history, a SQLite file path or a `postgres://` URL (default:
+    /// `history.sqlite` in the results base of the run).
+    pub history: Option<String>,
+    /// `IOGATE_TESTBED`: the name of the machine class a run's numbers belong to (default: the
+    /// host name).
+    pub testbed: Option<String>,
+    /// `GITHUB_SHA`: the commit a CI job runs.
+    pub git_commit: Option<String>,
     /// `CARGO_TARGET_DIR`: cargo's target directory, when set.
     pub cargo_target_dir: Option<PathBuf>,
     /// `INSTA_UPDATE`: insta's update mode (`always` or `force` record and rebaseline).
@@ -96,6 +104,18 @@ impl Settings {
             }
             ok
         });
+        let testbed = text("IOGATE_TESTBED").filter(|name| {
+            let ok = name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            if !ok {
+                problems.push(format!(
+                    "IOGATE_TESTBED={name:?}: expected 1 to 64 characters from [A-Za-z0-9._-]"
+                ));
+            }
+            ok
+        });
         Settings {
             results: path("IOGATE_RESULTS"),
             run_id,
@@ -108,6 +128,9 @@ impl Settings {
             kernel_deb: path("IOGATE_KERNEL_DEB"),
             qemu: path("IOGATE_QEMU"),
             virtiofsd: path("IOGATE_VIRTIOFSD"),
+            history: text("IOGATE_HISTORY"),
+            testbed,
+            git_commit: text("GITHUB_SHA"),
             cargo_target_dir: path("CARGO_TARGET_DIR"),
             insta_update: text("INSTA_UPDATE"),
             insta_force_pass: text("INSTA_FORCE_PASS").is_some_and(|v| v != "0"),
@@ -127,7 +150,7 @@ impl Settings {
 
     /// Base directory for results: `IOGATE_RESULTS`, else `$CARGO_TARGET_DIR/iogate`, else
     /// `target/iogate`.
-    pub(crate) fn results_base(&self) -> PathBuf {
+    pub fn results_base(&self) -> PathBuf {
         if let Some(dir) = &self.results {
             return dir.clone();
         }
@@ -169,12 +192,14 @@ mod tests {
             ("IOGATE_BASELINE_SUFFIX", "a/b"),
             ("IOGATE_BASELINE_TOLERANCE", "0.5"),
             ("IOGATE_RUN_ID", "../x"),
+            ("IOGATE_TESTBED", "a b"),
         ]);
         let message = s.check().unwrap_err().to_string();
         for name in [
             "IOGATE_BASELINE_SUFFIX",
             "IOGATE_BASELINE_TOLERANCE",
             "IOGATE_RUN_ID",
+            "IOGATE_TESTBED",
         ] {
             assert!(message.contains(name), "{message}");
         }

@@ -11,7 +11,7 @@ const LAYERS: &[&[&str]] = &[
     &["spec"],
     &["fio", "sys"],
     &["fixture"],
-    &["run"],
+    &["run", "history"],
     &["judge"],
     &["report"],
     &["harness"],

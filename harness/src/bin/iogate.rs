@@ -66,10 +66,90 @@ enum Command {
         #[arg(long)]
         fail_on_worse: bool,
     },
+    /// The results history: runs and their cells in a database (IOGATE_HISTORY, a SQLite file
+    /// path or a postgres:// URL; default target/iogate/history.sqlite).
+    History {
+        /// The store, instead of IOGATE_HISTORY.
+        #[arg(long, global = true)]
+        store: Option<String>,
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
     /// Print the JSON Schema of the matrix format.
     Schema,
     /// Remove leftovers of crashed runs: network namespaces, labelled containers, microVMs.
     Clean,
+}
+
+/// `iogate history` subcommands.
+#[derive(Subcommand)]
+enum HistoryCommand {
+    /// Add existing run directories (their summary.json); importing one again changes nothing.
+    Import {
+        /// Run directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Runs, newest first.
+    List {
+        #[command(flatten)]
+        filter: HistoryFilter,
+    },
+    /// One cell's series of a metric, as a table (oldest first).
+    Show {
+        /// Cell name or glob (`*`, `?`).
+        cell: String,
+        /// bw, iops, p50, p90, p99 or p99.9.
+        #[arg(long, default_value = "bw")]
+        metric: String,
+        /// Only the last N runs.
+        #[arg(long)]
+        last: Option<usize>,
+        #[command(flatten)]
+        filter: HistoryFilter,
+    },
+    /// Change points of every (testbed, cell, metric) series: E-divisive means, Student t.
+    Detect {
+        /// Metrics to look at (default: bw, iops, p50, p99).
+        #[arg(long, value_delimiter = ',')]
+        metric: Vec<String>,
+        /// Only cells matching this glob.
+        #[arg(long)]
+        cell: Option<String>,
+        #[command(flatten)]
+        filter: HistoryFilter,
+        /// Largest p-value reported.
+        #[arg(long, default_value_t = iogate::stats::changepoint::DEFAULT_MAX_PVALUE)]
+        max_pvalue: f64,
+        /// Smallest relative change reported (0.05 = 5 %).
+        #[arg(long, default_value_t = iogate::stats::changepoint::DEFAULT_MIN_MAGNITUDE)]
+        min_change: f64,
+        /// Points per sliding window.
+        #[arg(long, default_value_t = iogate::stats::changepoint::DEFAULT_WINDOW)]
+        window: usize,
+    },
+    /// Every recorded cell, as CSV or JSON on stdout.
+    Export {
+        /// csv or json.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Only cells matching this glob.
+        #[arg(long)]
+        cell: Option<String>,
+        #[command(flatten)]
+        filter: HistoryFilter,
+    },
+}
+
+/// Which runs a history command looks at.
+#[derive(clap::Args)]
+struct HistoryFilter {
+    /// Only this matrix.
+    #[arg(long)]
+    matrix: Option<String>,
+    /// Only this testbed.
+    #[arg(long)]
+    testbed: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -134,6 +214,7 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::History { store, command } => return history(store, command),
         Command::Schema => print!("{}", iogate::spec::json_schema()),
         Command::Clean => {
             iogate::fixture::host::sweep_namespaces()?;
@@ -220,5 +301,191 @@ fn run_matrix(
     } else {
         eprintln!("{} failed: {}", failures.len(), failures.join(", "));
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `iogate history`: import, list, show, detect, export.
+fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<ExitCode> {
+    use iogate::history::{self, Filter, History, Location, Metric};
+    let settings = iogate::settings::settings();
+    settings.check()?;
+    let location = match store.or_else(|| settings.history.clone()) {
+        Some(text) => Location::parse(&text),
+        None => Location::Sqlite(settings.results_base().join("history.sqlite")),
+    };
+    let store = History::open(&location)?;
+    let filter = |f: HistoryFilter, cell: Option<String>| Filter {
+        matrix: f.matrix,
+        cell,
+        testbed: f.testbed,
+    };
+    let metric = |name: &str| {
+        Metric::parse(name).ok_or_else(|| {
+            iogate::Error::Settings(format!(
+                "unknown metric `{name}`: expected bw, iops, p50, p90, p99 or p99.9"
+            ))
+        })
+    };
+    match command {
+        HistoryCommand::Import { dirs } => {
+            for dir in &dirs {
+                let (run, cells) = history::import_run(&store, dir)?;
+                println!("{} {}: {cells} cells", run.matrix, run.run_id);
+            }
+        }
+        HistoryCommand::List { filter: f } => {
+            println!("run\tmatrix\tstarted\ttestbed\tcells passed/recorded\tcommit");
+            for run in store.runs()? {
+                if f.matrix.as_ref().is_some_and(|m| *m != run.matrix)
+                    || f.testbed.as_ref().is_some_and(|t| *t != run.testbed)
+                {
+                    continue;
+                }
+                let commit = run.git_commit.as_deref().unwrap_or("-");
+                println!(
+                    "{}\t{}\t{}\t{}\t{}/{}\t{}",
+                    run.run_id,
+                    run.matrix,
+                    run.started_at,
+                    run.testbed,
+                    run.passed,
+                    run.cells,
+                    &commit[..commit.len().min(12)]
+                );
+            }
+        }
+        HistoryCommand::Show {
+            cell,
+            metric: name,
+            last,
+            filter: f,
+        } => {
+            let m = metric(&name)?;
+            let observations = store.observations()?;
+            for series in history::series(&observations, &filter(f, Some(cell)), m) {
+                println!("{} on {} ({}):", series.cell, series.testbed, m.as_str());
+                let skip = last.map_or(0, |n| series.points.len().saturating_sub(n));
+                for (i, p) in series.points.iter().enumerate().skip(skip) {
+                    println!(
+                        "{i:>5}  {}  {}  {}",
+                        p.started_at,
+                        p.run_id,
+                        format_metric(m, p.value)
+                    );
+                }
+            }
+        }
+        HistoryCommand::Detect {
+            metric: names,
+            cell,
+            filter: f,
+            max_pvalue,
+            min_change,
+            window,
+        } => {
+            let metrics = if names.is_empty() {
+                Metric::DETECTED.to_vec()
+            } else {
+                names
+                    .iter()
+                    .map(|n| metric(n))
+                    .collect::<iogate::Result<_>>()?
+            };
+            let options = iogate::stats::changepoint::Options {
+                window,
+                max_pvalue,
+                min_magnitude: min_change,
+            };
+            let shifts =
+                history::detect(&store.observations()?, &filter(f, cell), &metrics, &options);
+            if shifts.is_empty() {
+                println!("no change points");
+            }
+            for s in shifts {
+                println!(
+                    "{} on {}: {} {:+.1} % at run #{} {} ({}): {} → {} (p = {:.2e})",
+                    s.cell,
+                    s.testbed,
+                    s.metric.as_str(),
+                    s.change * 100.0,
+                    s.index,
+                    s.run_id,
+                    s.started_at,
+                    format_metric(s.metric, s.mean_before),
+                    format_metric(s.metric, s.mean_after),
+                    s.pvalue
+                );
+            }
+        }
+        HistoryCommand::Export {
+            format,
+            cell,
+            filter: f,
+        } => {
+            let f = filter(f, cell);
+            let rows: Vec<_> = store
+                .observations()?
+                .into_iter()
+                .filter(|o| f.matches(o))
+                .collect();
+            match format.as_str() {
+                "json" => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).expect("rows serialize")
+                ),
+                "csv" => {
+                    println!(
+                        "run_id,matrix,started_at,testbed,git_commit,cell,status,reason,bw_bytes,iops,p50_ns,p90_ns,p99_ns,p999_ns,ios"
+                    );
+                    let text = |v: Option<String>| v.map(|s| csv_field(&s)).unwrap_or_default();
+                    let num = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+                    let int = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+                    for o in rows {
+                        println!(
+                            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                            csv_field(&o.run_id),
+                            csv_field(&o.matrix),
+                            csv_field(&o.started_at),
+                            csv_field(&o.testbed),
+                            text(o.git_commit),
+                            csv_field(&o.cell),
+                            csv_field(&o.status),
+                            text(o.reason),
+                            num(o.bw_bytes),
+                            num(o.iops),
+                            int(o.p50_ns),
+                            int(o.p90_ns),
+                            int(o.p99_ns),
+                            int(o.p999_ns),
+                            int(o.ios)
+                        );
+                    }
+                }
+                other => {
+                    eprintln!("iogate: --format must be csv or json, got {other}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A metric's value with its unit: MiB/s, IOPS, or µs.
+fn format_metric(metric: iogate::history::Metric, value: f64) -> String {
+    use iogate::history::Metric;
+    match metric {
+        Metric::Bw => format!("{:.1} MiB/s", value / 1048576.0),
+        Metric::Iops => format!("{value:.0} IOPS"),
+        _ => format!("{:.1} µs", value / 1000.0),
+    }
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
     }
 }

@@ -301,7 +301,9 @@ impl Session {
         run.record.duration_s = run.elapsed.as_secs_f64();
         run.done = true;
         self.write_json(&format!("cells/{}/result.json", cell.slug()), &run.record)?;
-        self.write_summary()
+        self.write_summary()?;
+        crate::history::record_finished_cell(&self.dir, &self.env, &run.record);
+        Ok(())
     }
 
     /// The fixture for the cell's runtime, created, swept and preflighted on first use.

@@ -1,6 +1,8 @@
 //! Statistics on a log scale, without domain types: geometric means, spreads, and t intervals of a
 //! ratio or a value with a noise prior pooled in (criterion's `stats`: a library the judge uses).
 
+pub mod changepoint;
+
 use serde::{Deserialize, Serialize};
 
 /// How an interval was formed (always on log values, with the noise prior pooled in).

@@ -1,0 +1,15 @@
+//! The results history: every run's cells in a database (a SQLite file by default, PostgreSQL
+//! for teams sharing results), the testbed each number belongs to, series per cell and metric,
+//! and their change points.
+
+pub mod import;
+pub mod recorder;
+pub mod store;
+pub mod testbed;
+pub mod trend;
+
+pub use import::import_run;
+pub use recorder::{default_location, record_finished_cell};
+pub use store::{History, Location, Observation, RunEntry, RunListing};
+pub use testbed::{RuntimeFingerprint, Testbed};
+pub use trend::{Filter, Metric, Series, Shift, detect, series};
