@@ -59,8 +59,9 @@ fn host_baseline(cell: &Cell, dir: &CellDir) -> Result<String, Box<dyn std::erro
     iogate::fixture::host_driven::create_client_dirs(cell)?;
     let sockets = dir.abs().join("sockets");
     std::fs::create_dir_all(&sockets)?;
-    let jobs =
-        iogate::fixture::host_driven::write_job_files(cell, dir, |k| cell.client_dir(k).display().to_string())?;
+    let jobs = iogate::fixture::host_driven::write_job_files(cell, dir, |k| {
+        cell.client_dir(k).display().to_string()
+    })?;
     let mut servers = Vec::new();
     let mut clients = Vec::new();
     for (k, job_file) in jobs.into_iter().enumerate() {

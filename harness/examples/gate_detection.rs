@@ -23,11 +23,11 @@
 
 use std::time::Instant;
 
-use iogate::judge::baseline::{self, Baseline, Tolerance, Tolerances};
 use iogate::gate::{self, GateSpec, Verdict, log_spread};
-use iogate::spec::{Cell, MatrixFile};
-use iogate::run::{CellRecord, Status};
+use iogate::judge::baseline::{self, Baseline, Tolerance, Tolerances};
 use iogate::run::Session;
+use iogate::run::{CellRecord, Status};
+use iogate::spec::{Cell, MatrixFile};
 
 const THREADS: u32 = 2;
 const GATE_BOUNDS: [u32; 2] = [70, 90];

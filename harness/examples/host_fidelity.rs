@@ -11,8 +11,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use iogate::spec::MatrixFile;
 use iogate::run::Session;
+use iogate::spec::MatrixFile;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

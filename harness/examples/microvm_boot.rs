@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use iogate::fixture::microvm::MicrovmFixture;
 use iogate::fixture::{CellDir, Fixture};
-use iogate::spec::{MatrixFile, RuntimeKind};
 use iogate::run::Measurement;
+use iogate::spec::{MatrixFile, RuntimeKind};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

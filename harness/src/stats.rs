@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// How an interval was formed (always on log values, with the noise prior pooled in).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

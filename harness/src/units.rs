@@ -268,7 +268,6 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

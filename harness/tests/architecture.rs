@@ -180,7 +180,11 @@ fn graph() -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
 }
 
 fn name(m: &[String]) -> String {
-    if m.is_empty() { "lib".into() } else { m.join("::") }
+    if m.is_empty() {
+        "lib".into()
+    } else {
+        m.join("::")
+    }
 }
 
 #[test]
@@ -221,7 +225,11 @@ fn layers_import_only_layers_below() {
             }
         }
     }
-    assert!(upward.is_empty(), "imports against the pipeline order:\n{}", upward.join("\n"));
+    assert!(
+        upward.is_empty(),
+        "imports against the pipeline order:\n{}",
+        upward.join("\n")
+    );
 }
 
 #[test]

@@ -8,14 +8,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use iogate::judge::baseline::{self, Baseline, Store, Tolerance, Tolerances};
 use iogate::gate::{
     self, Decision, Direction, GateSpec, Inconclusive, Method, NoisePrior, Verdict,
     absolute_interval, normal_quantile, relative_interval, t_quantile,
 };
-use iogate::spec::{MatrixFile, Pattern};
-use iogate::run::{CellRecord, Latency, Provenance, Repetition, Status};
+use iogate::judge::baseline::{self, Baseline, Store, Tolerance, Tolerances};
 use iogate::run::Session;
+use iogate::run::{CellRecord, Latency, Provenance, Repetition, Status};
+use iogate::spec::{MatrixFile, Pattern};
 use rstest::rstest;
 
 // ---------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 //! one run, and a run that refuses a second matrix.
 
 use iogate::error::Error;
-use iogate::spec::MatrixFile;
 use iogate::run::Session;
+use iogate::spec::MatrixFile;
 
 fn matrix(dir: &std::path::Path, clients: u32) -> MatrixFile {
     let path = dir.join(format!("m{clients}.yaml"));

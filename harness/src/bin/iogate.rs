@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use iogate::spec::Cell;
-use iogate::spec::MatrixFile;
 use iogate::report::compare::{Verdict, compare};
 use iogate::report::progress::Progress;
 use iogate::report::{self, Run};
 use iogate::run::Status;
+use iogate::spec::Cell;
+use iogate::spec::MatrixFile;
 
 /// Storage I/O across container runtimes, as a regression gate.
 #[derive(Parser)]

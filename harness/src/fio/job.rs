@@ -21,7 +21,7 @@ pub struct JobSpec<'a> {
 /// the directory: a container or VM may mount it elsewhere).
 pub fn render(spec: &JobSpec<'_>, client_dir: &str) -> Result<String> {
     let w = spec.workload;
-    
+
     check_value(client_dir)
         .map_err(|e| Error::UnsafeJob(format!("client directory {client_dir:?}: {e}")))?;
     let mut job = String::new();
@@ -58,4 +58,3 @@ pub fn render(spec: &JobSpec<'_>, client_dir: &str) -> Result<String> {
     line("directory", &directory);
     Ok(format!("[{}]\n{job}", spec.name))
 }
-

@@ -20,9 +20,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::run::{CellRecord, Status};
 use crate::stats::{geometric_mean, log_spread};
 use crate::units::{round_sig, sig3};
-use crate::run::{CellRecord, Status};
 
 /// Environment variable naming the machine class of baselines (the snapshot suffix).
 pub const SUFFIX_ENV: &str = "IOGATE_BASELINE_SUFFIX";

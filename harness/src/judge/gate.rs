@@ -83,7 +83,11 @@ pub struct GateReport {
 }
 
 fn values(record: &CellRecord, metric: Metric) -> Vec<f64> {
-    record.repetitions.iter().map(|r| metric_of(metric, r)).collect()
+    record
+        .repetitions
+        .iter()
+        .map(|r| metric_of(metric, r))
+        .collect()
 }
 
 fn lookup<'a>(
@@ -186,7 +190,6 @@ pub fn evaluate(
         verdict,
     }
 }
-
 
 /// `gates.json` in a run directory: every gate decided in the run, by test name
 /// (`smoke/gate/<label>/c8`).

@@ -33,7 +33,6 @@ impl Verdict {
     }
 }
 
-
 /// The verdict of `interval` against `bound` (a ratio or a value, not a log): the whole interval
 /// on the passing side → pass, on the failing side → fail, straddling it → inconclusive.
 pub fn verdict(interval: &LogInterval, direction: Direction, bound: f64) -> Verdict {

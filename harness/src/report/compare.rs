@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 
 use crate::report::table::{Cell, Kind, Table, html_escape as esc};
 use crate::report::view::{View, status_word};
-use crate::units::{fmt_mib, fmt_us};
 use crate::run::{CellRecord, Status, Summary};
+use crate::units::{fmt_mib, fmt_us};
 
 /// The default tolerance: ±10 %.
 pub const DEFAULT_TOLERANCE: f64 = 0.10;
@@ -204,9 +204,9 @@ pub fn compare(a: &Summary, b: &Summary, tolerance: f64) -> Comparison {
             }
             let (ca, cb) = (ca.expect("checked"), cb.expect("checked"));
             let (la, lb) = (ca.lat_ns.expect("checked"), cb.lat_ns.expect("checked"));
-            let reps = |c: &CellRecord,
-                        f: &dyn Fn(&crate::run::Repetition) -> f64|
-             -> Vec<f64> { c.repetitions.iter().map(f).collect() };
+            let reps = |c: &CellRecord, f: &dyn Fn(&crate::run::Repetition) -> f64| -> Vec<f64> {
+                c.repetitions.iter().map(f).collect()
+            };
             let bw = Metric::new(
                 ca.bw_bytes.expect("checked"),
                 &reps(ca, &|r| r.bw_bytes),

@@ -84,4 +84,3 @@ fn optional_json(path: &Path) -> Option<std::result::Result<serde_json::Value, S
         }
     }
 }
-

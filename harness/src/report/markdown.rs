@@ -8,8 +8,8 @@ use crate::report::names::{BANDWIDTH_SVG, LATENCY_CDF_SVG, REPORT_HTML};
 use crate::report::sections;
 use crate::report::table::md_escape;
 use crate::report::view::View;
-use crate::units::first_line;
 use crate::run::Summary;
+use crate::units::first_line;
 
 /// The study's table: rows pattern × runtime, columns clients × {p50, p99}, in µs (markdown).
 /// Cells without numbers read `FAILED` or `skipped` with a footnote number; see [`missing_list`].

@@ -6,8 +6,8 @@
 //! `FAILED` or `skipped` with a footnote, and the reason is listed below the table.
 
 pub mod compare;
-pub mod load;
 pub mod html;
+pub mod load;
 pub mod markdown;
 pub mod names;
 pub mod progress;

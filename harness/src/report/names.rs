@@ -8,4 +8,3 @@ pub const REPORT_HTML: &str = "report.html";
 pub const BANDWIDTH_SVG: &str = "bandwidth.svg";
 /// The commit-latency CDF figure.
 pub const LATENCY_CDF_SVG: &str = "latency-cdf.svg";
-

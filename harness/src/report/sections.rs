@@ -6,8 +6,8 @@ use serde_json::Value;
 use crate::report::load::Run;
 use crate::report::table::{Cell, Kind, Table};
 use crate::report::view::{View, status_word};
-use crate::units::{first_line, fmt_bytes, fmt_mib, fmt_us};
 use crate::run::Status;
+use crate::units::{first_line, fmt_bytes, fmt_mib, fmt_us};
 
 fn clients_label(c: u32) -> String {
     if c == 1 {

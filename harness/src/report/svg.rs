@@ -7,11 +7,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::fio::histogram::Histogram;
 use crate::report::table::html_escape as esc;
 use crate::report::view::View;
-use crate::units::{MIB, fmt_us};
-use crate::fio::histogram::Histogram;
 use crate::run::{CellRecord, Status};
+use crate::units::{MIB, fmt_us};
 
 /// Width of every figure, in SVG user units (CSS px at scale 1).
 pub const WIDTH: f64 = 1000.0;

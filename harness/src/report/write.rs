@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::report::load::Run;
-use crate::report::{html, markdown, svg};
 use crate::report::names::{BANDWIDTH_SVG, LATENCY_CDF_SVG, REPORT_HTML, REPORT_MD};
+use crate::report::{html, markdown, svg};
 use crate::settings::settings;
 
 /// The files [`write`] created.
@@ -61,4 +61,3 @@ pub fn append_step_summary(markdown: &str) -> Result<bool> {
     writeln!(file, "{markdown}").map_err(|e| Error::io(&path, e))?;
     Ok(true)
 }
-

@@ -38,4 +38,3 @@ pub struct Environment {
     /// Each runtime as its fixture found it, or why it is unavailable.
     pub runtimes: BTreeMap<String, serde_json::Value>,
 }
-

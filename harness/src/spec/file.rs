@@ -75,10 +75,8 @@ impl MatrixFile {
     }
 }
 
-
 /// The JSON Schema of the matrix format, for editors.
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(Matrix);
     serde_json::to_string_pretty(&schema).expect("schema serializes") + "\n"
 }
-

@@ -144,7 +144,6 @@ impl BoundKind {
     }
 }
 
-
 /// A bound as written: `15%`, `10x`, `100MiB/s`, `5ms`, `20k`, or a plain number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "BoundInput", into = "String")]
@@ -601,7 +600,6 @@ impl GateSpec {
             self.direction.symbol()
         )
     }
-
 }
 impl Default for NoisePrior {
     fn default() -> Self {
@@ -611,4 +609,3 @@ impl Default for NoisePrior {
         }
     }
 }
-

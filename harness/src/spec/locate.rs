@@ -22,7 +22,6 @@ pub(crate) fn yaml_message(message: &str) -> String {
     }
 }
 
-
 /// Line and column of `key:` inside entry `index` of the top-level `gates:` list, else of the
 /// entry, else of `gates:` (block style; flow-style lists point at `gates:`).
 pub(crate) fn locate_gate_key(text: &str, index: usize, key: &str) -> (u64, u64) {
@@ -68,4 +67,3 @@ pub(crate) fn locate_gate_key(text: &str, index: usize, key: &str) -> (u64, u64)
     let line = lines[first];
     (first as u64 + 1, indent(line) as u64 + 1)
 }
-

@@ -87,7 +87,6 @@ impl std::fmt::Display for JobName {
     }
 }
 
-
 /// I/O engines iogate allows; fio `dlopen`s any other name, so nothing else is accepted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -307,4 +306,3 @@ pub fn check_option(name: &str, value: &str) -> std::result::Result<(), String> 
     }
     Ok(())
 }
-

@@ -25,7 +25,6 @@ pub struct PlannedRow {
     pub reference: Option<String>,
 }
 
-
 impl GateSpec {
     /// The test name of this gate at `clients` clients: `smoke/gate/<label>/c8`.
     pub fn trial_name(&self, matrix: &Matrix, clients: u32) -> String {

@@ -197,4 +197,3 @@ bounded_count!(
     64,
     "a node count from 1 to 64"
 );
-
