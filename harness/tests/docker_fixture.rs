@@ -93,12 +93,17 @@ fn docker_cli(args: &[&str]) -> String {
 }
 
 /// Ids of the containers of a cell (other iogate runs may share the engine), in any state.
+/// The group label of a cell's containers (`dockertest/runc/c2`).
+fn group_of(cell: &Cell) -> String {
+    format!("{}/{}/c{}", cell.matrix, cell.runtime.name, cell.clients)
+}
+
 fn containers_of(cell: &Cell) -> Vec<String> {
     docker_cli(&[
         "ps",
         "-aq",
         "--filter",
-        &format!("label=iogate.cell.name={}", cell.name),
+        &format!("label=iogate.group={}", group_of(cell)),
     ])
     .lines()
     .map(str::to_owned)
@@ -201,6 +206,7 @@ fn runs(cell: &Cell) {
             "a job read nothing: {job}"
         );
     }
+    fixture.release();
     assert!(
         containers_of(cell).is_empty(),
         "containers left after a run"
@@ -316,7 +322,7 @@ fn killed_container_fails_the_cell(handler: &str) {
     fixture.preflight().expect("preflight");
     let (_tmp, dir) = cell_dir();
 
-    let ours = format!("label=iogate.cell.name={}", cell.name);
+    let ours = format!("label=iogate.group={}", group_of(&cell));
     let killer = std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use iogate::spec::MatrixFile;
-use iogate::run::{CellRecord, Status};
 use iogate::run::Session;
+use iogate::run::{CellRecord, Status};
+use iogate::spec::MatrixFile;
 
 /// Cells of one process never overlap; the session lock also serializes against other processes.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -229,6 +229,7 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
             .unwrap()
             .starts_with("fio-")
     );
+    session.close();
     assert!(
         our_namespaces().is_empty(),
         "namespaces left: {:?}",
@@ -310,6 +311,7 @@ fn a_server_killed_mid_run_fails_its_cell_and_the_run_goes_on() {
             ("hosttest/host/c4/read", Status::Passed)
         ]
     );
+    session.close();
     assert!(our_namespaces().is_empty() && our_fio_children().is_empty());
 }
 

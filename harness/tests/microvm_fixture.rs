@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use iogate::fixture::microvm::{self, MicrovmFixture, assets, vm};
 use iogate::fixture::{CellDir, Fixture, RuntimeInfo};
-use iogate::spec::{Cell, MatrixFile, RuntimeKind};
 use iogate::run::Measurement;
+use iogate::spec::{Cell, MatrixFile, RuntimeKind};
 
 /// VMs of this process boot one cell at a time (2 cores; TCG is CPU-bound).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -89,6 +89,7 @@ fn runs_fio_in_a_vm(microvm: &str, fs: &str, pattern: &str) {
     eprintln!("{info:#?}");
     let dir = cell_dir(&tmp.path().join("run"), &cell);
     let raw = fixture.run(&cell, 1, &dir);
+    fixture.release();
     assert_eq!(our_vm_processes(), "", "VM processes left after a run");
     let raw = raw.unwrap_or_else(|e| panic!("{e}"));
     let output = iogate::fio::output::parse_file(&dir.run_dir.join(&raw.json)).unwrap();

@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 use crate::fio::histogram::Histogram;
 use crate::fixture::{CellDir, Fixture, RuntimeInfo};
 use crate::run::environment::{Environment, results_base};
-use crate::run::record::{CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary};
+use crate::run::record::{
+    CellRecord, Latency, Measurement, Provenance, Repetition, Status, Summary,
+};
 use crate::settings::settings;
 use crate::spec::{Cell, MatrixFile};
 use crate::sys::lock::MachineLock;
@@ -239,9 +241,28 @@ impl Session {
         Ok(run)
     }
 
+    /// Stops the servers every fixture keeps for its next cell (containers, VMs, namespaces).
+    /// The session stays usable: the next cell starts fresh servers. Dropping the session does
+    /// the same; call this when the session lives in a static.
+    pub fn close(&mut self) {
+        for slot in self.slots.values_mut() {
+            if let Slot::Ready(fixture, _) = slot {
+                fixture.release();
+            }
+        }
+    }
+
     /// Runs repetition `rep` of a prepared cell; a failure goes into the record with its reason.
     fn step(&mut self, cell: &Cell, rep: u32, run: &mut CellRun) {
         let started = Instant::now();
+        // Servers other runtimes kept must not run beside this cell's measurement.
+        for (runtime, slot) in &mut self.slots {
+            if let Slot::Ready(fixture, _) = slot
+                && *runtime != cell.runtime.name.as_str()
+            {
+                fixture.release();
+            }
+        }
         let result = match self.slot(cell) {
             Slot::Ready(fixture, _) => measure(
                 fixture.as_mut(),
@@ -360,6 +381,12 @@ impl Session {
     }
 }
 
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 /// Writes a file atomically (a uniquely named temp file in the same directory, then rename): a
 /// crash never leaves half a file and concurrent writers never share a temp file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -472,4 +499,3 @@ fn kernel() -> String {
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "unknown".into())
 }
-
