@@ -93,12 +93,17 @@ fn docker_cli(args: &[&str]) -> String {
 }
 
 /// Ids of the containers of a cell (other iogate runs may share the engine), in any state.
+/// The group label of a cell's containers (`dockertest/runc/c2`).
+fn group_of(cell: &Cell) -> String {
+    format!("{}/{}/c{}", cell.matrix, cell.runtime.name, cell.clients)
+}
+
 fn containers_of(cell: &Cell) -> Vec<String> {
     docker_cli(&[
         "ps",
         "-aq",
         "--filter",
-        &format!("label=iogate.cell.name={}", cell.name),
+        &format!("label=iogate.group={}", group_of(cell)),
     ])
     .lines()
     .map(str::to_owned)
@@ -201,6 +206,7 @@ fn runs(cell: &Cell) {
             "a job read nothing: {job}"
         );
     }
+    fixture.release();
     assert!(
         containers_of(cell).is_empty(),
         "containers left after a run"
@@ -316,7 +322,7 @@ fn killed_container_fails_the_cell(handler: &str) {
     fixture.preflight().expect("preflight");
     let (_tmp, dir) = cell_dir();
 
-    let ours = format!("label=iogate.cell.name={}", cell.name);
+    let ours = format!("label=iogate.group={}", group_of(&cell));
     let killer = std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -489,5 +495,100 @@ fn sweep_kills_stray_runsc_processes() {
         status.and_then(|s| s.signal()),
         Some(9),
         "the stray process was not killed"
+    );
+}
+
+/// The two cells of a two-pattern group, in a fresh session.
+fn two_pattern_session(results: &Path) -> (iogate::run::Session, Vec<Cell>) {
+    let yaml = "name: dockerreuse
+target: /var/tmp/iogate-dockerreuse
+clients: [2]
+nodes: 1
+runtimes:
+  - name: runc
+    docker: { handler: runc }
+workload: { patterns: [randread, read], bs: 64k, size: 8m, threads: 2, runtime: 1s }
+";
+    let file = MatrixFile::parse(Path::new("dockerreuse.yaml"), yaml).expect("valid matrix");
+    let session = iogate::run::Session::open_in(results, "r1", file.clone()).expect("session");
+    (session, file.cells())
+}
+
+/// Every pattern of a (runtime, clients) group runs on the same containers; closing the
+/// session removes them.
+#[test]
+fn a_group_reuses_its_containers_for_every_pattern() {
+    let _engine = engine();
+    let results = TempDir::new();
+    let (mut session, cells) = two_pattern_session(&results.0);
+    let first = session.run_cell(&cells[0]).expect("first cell");
+    assert_eq!(
+        first.status,
+        iogate::run::Status::Passed,
+        "{:?}",
+        first.reason
+    );
+    let mut serving_first = containers_of(&cells[0]);
+    serving_first.sort();
+    assert_eq!(serving_first.len(), 2, "one container per client");
+    let second = session.run_cell(&cells[1]).expect("second cell");
+    assert_eq!(
+        second.status,
+        iogate::run::Status::Passed,
+        "{:?}",
+        second.reason
+    );
+    let mut serving_second = containers_of(&cells[1]);
+    serving_second.sort();
+    assert_eq!(
+        serving_second, serving_first,
+        "the same containers served both cells"
+    );
+    let server_log = session
+        .dir()
+        .join("cells")
+        .join(cells[1].slug())
+        .join("r1.server0.log");
+    assert!(server_log.exists(), "each cell keeps its servers' logs");
+    session.close();
+    assert!(
+        containers_of(&cells[0]).is_empty(),
+        "containers left after close"
+    );
+}
+
+/// A pool whose container died between cells is discarded: the next cell starts a fresh one
+/// and passes.
+#[test]
+fn a_pool_with_a_dead_server_is_replaced() {
+    let _engine = engine();
+    let results = TempDir::new();
+    let (mut session, cells) = two_pattern_session(&results.0);
+    let first = session.run_cell(&cells[0]).expect("first cell");
+    assert_eq!(
+        first.status,
+        iogate::run::Status::Passed,
+        "{:?}",
+        first.reason
+    );
+    let old = containers_of(&cells[0]);
+    docker_cli(&["kill", &old[0]]);
+    let second = session.run_cell(&cells[1]).expect("second cell");
+    assert_eq!(
+        second.status,
+        iogate::run::Status::Passed,
+        "{:?}",
+        second.reason
+    );
+    let new = containers_of(&cells[1]);
+    assert_eq!(new.len(), 2, "{new:?}");
+    assert!(
+        new.iter().all(|id| !old.contains(id)),
+        "old {old:?}, new {new:?}"
+    );
+    drop(session);
+    assert!(
+        containers_of(&cells[0]).is_empty(),
+        "containers left after the session"
     );
 }

@@ -229,6 +229,7 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
             .unwrap()
             .starts_with("fio-")
     );
+    session.close();
     assert!(
         our_namespaces().is_empty(),
         "namespaces left: {:?}",
@@ -310,6 +311,7 @@ fn a_server_killed_mid_run_fails_its_cell_and_the_run_goes_on() {
             ("hosttest/host/c4/read", Status::Passed)
         ]
     );
+    session.close();
     assert!(our_namespaces().is_empty() && our_fio_children().is_empty());
 }
 

@@ -1077,6 +1077,7 @@ fn pod_stuck_in_container_creating_times_out_with_its_events() {
 
     let (client, api) = mock(steps);
     let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    fixture.preflight().expect("preflight");
     let run_dir = temp_dir("stuck");
     let err = fixture
         .run(&cell, 1, &cell_dir(&run_dir, &cell))
@@ -1154,6 +1155,7 @@ fn failed_client_job_reports_its_log_tail() {
 
     let (client, api) = mock(steps);
     let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    fixture.preflight().expect("preflight");
     let run_dir = temp_dir("jobfail");
     let err = fixture
         .run(&cell, 1, &cell_dir(&run_dir, &cell))
@@ -1218,6 +1220,7 @@ fn server_pod_that_fails_to_start_stops_the_wait_at_once() {
         ..short_options()
     };
     let mut fixture = KubernetesFixture::with_client(spec, client, options);
+    fixture.preflight().expect("preflight");
     let run_dir = temp_dir("podfail");
     let started = std::time::Instant::now();
     let err = fixture

@@ -89,6 +89,7 @@ fn runs_fio_in_a_vm(microvm: &str, fs: &str, pattern: &str) {
     eprintln!("{info:#?}");
     let dir = cell_dir(&tmp.path().join("run"), &cell);
     let raw = fixture.run(&cell, 1, &dir);
+    fixture.release();
     assert_eq!(our_vm_processes(), "", "VM processes left after a run");
     let raw = raw.unwrap_or_else(|e| panic!("{e}"));
     let output = iogate::fio::output::parse_file(&dir.run_dir.join(&raw.json)).unwrap();

@@ -22,6 +22,7 @@ use std::path::Path;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
+use super::client::ServerAddr;
 use super::histogram::Histogram;
 use crate::error::{Error, Result};
 
@@ -113,6 +114,65 @@ pub fn parse(text: &str) -> std::result::Result<FioOutput, String> {
             e
         }
     })
+}
+
+/// fio's client exits 0 when a server vanishes before sending its results: checks that every
+/// server (in client order) reported `threads` jobs. Err names the clients short of results.
+pub fn check_every_client_reported(
+    output: &FioOutput,
+    servers: &[ServerAddr],
+    threads: u32,
+) -> std::result::Result<(), String> {
+    let reported_by = |server: &ServerAddr| {
+        output
+            .jobs
+            .iter()
+            .filter(|job| match server {
+                ServerAddr::Ip { host, port } => {
+                    job.hostname.as_deref() == Some(host.as_str())
+                        && job.port == Some(u64::from(*port))
+                }
+                ServerAddr::Unix(path) => {
+                    job.hostname.as_deref() == Some(path.to_string_lossy().as_ref())
+                }
+            })
+            .count()
+    };
+    let missing: Vec<String> = servers
+        .iter()
+        .enumerate()
+        .filter_map(|(k, server)| {
+            let found = reported_by(server);
+            (found < threads as usize).then(|| format!("c{k}: {found} of {threads} jobs"))
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "fio's output lacks results of some servers ({}): they went away or stopped answering \
+             during the run",
+            missing.join(", ")
+        ))
+    }
+}
+
+/// The lines of fio's client log and output (before its JSON) that say a server went away,
+/// as ` fio --client said: …` (empty when there are none).
+pub fn disconnect_lines(log: &Path, output: &Path) -> String {
+    let mut text = std::fs::read_to_string(log).unwrap_or_default();
+    let output = std::fs::read_to_string(output).unwrap_or_default();
+    text.push_str(&output[..output.find('{').unwrap_or(output.len())]);
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.contains("disconnected") || l.contains("error") || l.contains("fio:"))
+        .collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!(" fio --client said: {}", lines.join(" | "))
+    }
 }
 
 /// Reads and parses a fio json+ output file; a read failure is [`Error::Io`], anything wrong with

@@ -261,9 +261,28 @@ impl Session {
         Ok(run)
     }
 
+    /// Stops the servers every fixture keeps for its next cell (containers, VMs, namespaces).
+    /// The session stays usable: the next cell starts fresh servers. Dropping the session does
+    /// the same; call this when the session lives in a static.
+    pub fn close(&mut self) {
+        for slot in self.slots.values_mut() {
+            if let Slot::Ready(fixture, _) = slot {
+                fixture.release();
+            }
+        }
+    }
+
     /// Runs repetition `rep` of a prepared cell; a failure goes into the record with its reason.
     fn step(&mut self, cell: &Cell, rep: u32, run: &mut CellRun) {
         let started = Instant::now();
+        // Servers other runtimes kept must not run beside this cell's measurement.
+        for (runtime, slot) in &mut self.slots {
+            if let Slot::Ready(fixture, _) = slot
+                && *runtime != cell.runtime.name.as_str()
+            {
+                fixture.release();
+            }
+        }
         let result = match self.slot(cell) {
             Slot::Ready(fixture, _) => measure(
                 fixture.as_mut(),
@@ -381,6 +400,12 @@ impl Session {
     fn write_json(&self, rel: &str, value: &impl Serialize) -> Result<()> {
         let text = serde_json::to_string_pretty(value).expect("results serialize") + "\n";
         write_atomically(&self.dir.join(rel), text.as_bytes())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 

@@ -1,4 +1,8 @@
 //! The machine: locks, processes, tools on PATH, archives, and the one async runtime the
 //! blocking fixtures share.
 
+pub mod archive;
+pub mod blocking;
 pub mod lock;
+pub mod process;
+pub mod tools;
