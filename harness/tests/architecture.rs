@@ -107,13 +107,16 @@ fn referenced(module: &[String], code: &str) -> Vec<Vec<String>> {
             if ident(c) {
                 segment.push(char::from(c));
                 i += 1;
-            } else if code[i..].starts_with("::{") {
+            } else if code[i..].starts_with("::{") || (segment.is_empty() && c == b'{') {
+                let open = if c == b'{' { i + 1 } else { i + 3 };
                 let close = code[i..].find('}').map_or(bytes.len(), |n| i + n);
-                for item in code[i + 3..close].split(',') {
+                for item in code[open..close].split(',') {
                     let first = item.trim().split("::").next().unwrap_or_default().trim();
                     if !first.is_empty() {
                         let mut p = paths[0].clone();
-                        p.push(segment.clone());
+                        if !segment.is_empty() {
+                            p.push(segment.clone());
+                        }
                         p.push(first.to_owned());
                         found.push(p);
                     }
@@ -235,11 +238,16 @@ fn layers_import_only_layers_below() {
 #[test]
 fn the_checker_sees_imports() {
     let module = vec!["judge".to_owned(), "gate".to_owned()];
-    let code = "use crate::run::{CellRecord, Status};\nuse crate::spec::{cell::Cell, GateSpec};\nfn f() { crate::stats::mean(x); super::verdict::v(); }";
+    let code = "use crate::run::{CellRecord, Status};\nuse crate::spec::{cell::Cell, GateSpec};\nuse super::{gate::G, verdict::V};\nfn f() { crate::stats::mean(x); super::verdict::v(); }";
     let found = referenced(&module, code);
     let s = |p: &[&str]| p.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     assert!(found.contains(&s(&["run", "CellRecord"])), "{found:?}");
     assert!(found.contains(&s(&["spec", "cell"])), "{found:?}");
     assert!(found.contains(&s(&["stats", "mean"])), "{found:?}");
     assert!(found.contains(&s(&["judge", "verdict", "v"])), "{found:?}");
+    assert!(found.contains(&s(&["judge", "gate"])), "{found:?}");
+    assert!(
+        !found.contains(&s(&["judge"])),
+        "a group after super:: is not mod.rs: {found:?}"
+    );
 }
