@@ -281,3 +281,39 @@ fn the_history_command_imports_lists_shows_and_detects() {
         serde_json::from_str(&iogate(&["export", "--format", "json"])).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 120);
 }
+
+/// The report's trends of the last of 40 runs: the last 20 runs per cell, the first cell's step
+/// (run 30, the 11th of those 20) found in bandwidth and marked in its chart; no store, one line.
+#[test]
+fn the_report_shows_trends_and_change_points_of_the_last_runs() {
+    use iogate::report::trends::{self, Trends};
+    let base = tempfile::tempdir().unwrap();
+    let location = Location::Sqlite(base.path().join("history.sqlite"));
+    let missing = trends::load(&location, "study", "20260102T150000Z-39", 20);
+    assert!(matches!(missing, Trends::Unavailable(_)));
+    assert_eq!(trends::markdown(&missing).lines().count(), 3);
+    let store = History::open(&location).unwrap();
+    for n in 0..40 {
+        history::import_run(&store, &write_run(base.path(), n, true)).unwrap();
+    }
+    let found = trends::load(&location, "study", "20260102T150000Z-39", 20);
+    let Trends::Found { cells, shifts, .. } = &found else {
+        panic!("{found:?}");
+    };
+    assert_eq!(cells.len(), 3);
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.lines.iter().all(|l| l.points.len() == 20))
+    );
+    assert_eq!(shifts.len(), 1, "{shifts:#?}");
+    assert_eq!(
+        (shifts[0].index, shifts[0].run_id.as_str()),
+        (10, "20260102T060000Z-30")
+    );
+    insta::assert_snapshot!("report_trends", trends::markdown(&found));
+    let html = trends::html(&found);
+    assert_eq!(html.matches("<svg").count(), 6, "{html}");
+    assert_eq!(html.matches("stroke-dasharray").count(), 1, "{html}");
+    assert_eq!(html.matches("r=\"3.5\"").count(), 6, "{html}");
+}

@@ -139,6 +139,8 @@ pub fn render(run: &Run) -> String {
     }
     out.push_str("</section>\n");
 
+    out.push_str(&super::trends::html(&run.trends));
+
     let _ = writeln!(
         out,
         "<section id=\"measures\">\n<h2>What these numbers measure</h2>\n<p class=\"callout\">{}</p>\n\

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::error::Result;
 use crate::fio::histogram::Histogram;
 use crate::judge::GatesFile;
+use crate::report::trends::{self, Trends};
 use crate::report::view::View;
 use crate::run::{Environment, Status, Summary};
 use crate::spec::{Matrix, MatrixFile};
@@ -28,6 +29,8 @@ pub struct Run {
     pub matrix: Option<Matrix>,
     /// Merged latency histograms by cell name (passed cells whose `histogram.json` is readable).
     pub histograms: BTreeMap<String, Histogram>,
+    /// The run's cells over the last runs of the results history (when it exists).
+    pub trends: Trends,
 }
 
 impl Run {
@@ -53,7 +56,14 @@ impl Run {
                 histograms.insert(cell.name.clone(), h);
             }
         }
+        let trends = trends::load(
+            &crate::history::default_location(&dir),
+            &summary.matrix,
+            &summary.run_id,
+            trends::DEFAULT_LAST,
+        );
         Ok(Run {
+            trends,
             environment: optional_json(&dir.join("environment.json")),
             gates: optional_json(&dir.join(GatesFile::NAME)),
             dir,

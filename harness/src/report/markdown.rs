@@ -98,6 +98,9 @@ pub fn render(run: &Run, figures: bool) -> String {
         out.push('\n');
     }
 
+    out.push_str(&super::trends::markdown(&run.trends));
+    out.push('\n');
+
     out.push_str("## What these numbers measure\n\n");
     let _ = writeln!(out, "{}\n", sections::page_cache_note(run));
     out.push_str(

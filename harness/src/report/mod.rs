@@ -16,6 +16,7 @@ pub mod progress;
 mod sections;
 pub mod svg;
 mod table;
+pub mod trends;
 pub mod view;
 pub mod write;
 
