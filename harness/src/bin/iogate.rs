@@ -77,7 +77,8 @@ enum Command {
     },
     /// Print the JSON Schema of the matrix format.
     Schema,
-    /// Remove leftovers of crashed runs: network namespaces, labelled containers, microVMs.
+    /// Remove leftovers of crashed runs: network namespaces, labelled containers, microVMs, and
+    /// iogate's Kubernetes namespaces (with a kubeconfig). Do not run it beside a live run.
     Clean,
 }
 
@@ -217,14 +218,13 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
         Command::History { store, command } => return history(store, command),
         Command::Schema => print!("{}", iogate::spec::json_schema()),
         Command::Clean => {
-            iogate::fixture::host::sweep_namespaces()?;
-            println!("removed leftover iogate network namespaces");
-            match iogate::fixture::docker::sweep_all() {
-                Ok(n) => println!("removed {n} labelled containers and stray gVisor processes"),
-                Err(e) => println!("containers not swept: {e}"),
+            // A runtime this machine does not have (no Docker engine) is reported, not an error.
+            for (runtime, swept) in iogate::fixture::sweep_all() {
+                match swept {
+                    Ok(n) => println!("{runtime}: removed {n} leftovers"),
+                    Err(e) => println!("{runtime}: not swept: {e}"),
+                }
             }
-            iogate::fixture::microvm::vm::sweep()?;
-            println!("removed microVMs and virtiofsd left by exited iogate processes");
         }
     }
     Ok(ExitCode::SUCCESS)
