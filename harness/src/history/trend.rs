@@ -190,7 +190,7 @@ pub struct Shift {
     pub mean_after: f64,
     /// `mean_after / mean_before − 1`.
     pub change: f64,
-    /// Student-t p-value of the two segments.
+    /// Student-t p-value of the two segments, corrected for the choice of the split.
     pub pvalue: f64,
 }
 
@@ -217,7 +217,7 @@ pub fn detect(
                     mean_before: cp.comparison.mean_before,
                     mean_after: cp.comparison.mean_after,
                     change: cp.comparison.forward_change(),
-                    pvalue: cp.comparison.pvalue,
+                    pvalue: cp.pvalue,
                 });
             }
         }

@@ -12,6 +12,10 @@
 //! 2. merge: the weak change point with the largest p-value (or, when every p-value passes,
 //!    the smallest relative change) is dropped while it fails `max_pvalue` or
 //!    `min_magnitude`; the others are re-tested on the segments between their neighbours.
+//!
+//! One departure from Otava: the merge step's p-value is corrected for the choice of the split
+//! ([`ChangePoint::pvalue`]). A t test of the best of `n − 1` splits is not a t test; uncorrected,
+//! pure noise gave change points far more often than `max_pvalue` promises.
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -87,6 +91,12 @@ pub struct ChangePoint {
     pub index: usize,
     /// The segments either side (bounded by the neighbouring change points).
     pub comparison: Comparison,
+    /// The t test's p-value corrected for where the split was chosen: the index is the one
+    /// that makes the sides most different among the segment's `n − 1` possible splits, so the
+    /// raw p-value of that best split is multiplied by `n − 1` (Bonferroni). The threshold
+    /// applies to this value. Without it 7 of 100 pure-noise series of 200 points showed a
+    /// change point at p ≤ 0.001 (Otava has the same defect).
+    pub pvalue: f64,
 }
 
 /// Change points of `series` (in index order) under `options`.
@@ -189,17 +199,14 @@ fn merge(
 ) -> Vec<ChangePoint> {
     while !points.is_empty() {
         let first_max = |a: &(usize, &ChangePoint), b: &(usize, &ChangePoint)| {
-            a.1.comparison
-                .pvalue
-                .total_cmp(&b.1.comparison.pvalue)
-                .then(b.0.cmp(&a.0))
+            a.1.pvalue.total_cmp(&b.1.pvalue).then(b.0.cmp(&a.0))
         };
         let (mut weakest, worst) = points
             .iter()
             .enumerate()
             .max_by(first_max)
             .expect("not empty");
-        if worst.comparison.pvalue < max_pvalue {
+        if worst.pvalue < max_pvalue {
             let (smallest, point) = points
                 .iter()
                 .enumerate()
@@ -230,9 +237,12 @@ fn tested(series: &[f64], indices: &[usize]) -> Vec<ChangePoint> {
         .map(|(k, &index)| {
             let from = if k == 0 { 0 } else { indices[k - 1] };
             let to = indices.get(k + 1).copied().unwrap_or(series.len());
+            let comparison = compare(&series[from..index], &series[index..to]);
+            let splits = (to - from).saturating_sub(1).max(1) as f64;
             ChangePoint {
                 index,
-                comparison: compare(&series[from..index], &series[index..to]),
+                comparison,
+                pvalue: (comparison.pvalue * splits).min(1.0),
             }
         })
         .collect()
@@ -334,21 +344,18 @@ mod tests {
         }
     }
 
-    /// The split step tests the split that looks most different, so the t test is optimistic:
-    /// on pure noise a few series in a hundred still show a change point (Otava's own code
-    /// reports the same points, with the same p-values, on these series): 7 in 100 over 300 seeds,
-    /// 11 in these 100.
+    /// 200 points of pure noise (σ = 5 %) give no change point at the default p, over 300
+    /// seeds (0 of 300: at most 1 % at 95 % confidence). Uncorrected, as Otava tests it, about 7
+    /// in 100 such series showed one.
     #[test]
-    fn pure_noise_rarely_has_a_change_point_at_the_default_p() {
-        let noisy: Vec<u64> = (1..=100)
+    fn pure_noise_gives_no_change_point_at_the_default_p() {
+        let noisy: Vec<u64> = (1..=300)
             .filter(|&seed| {
                 let s = series(seed, 0.05, &[(100.0, 200)]);
                 !change_points(&s, &Options::default()).is_empty()
             })
             .collect();
-        assert!(noisy.len() <= 12, "{} of 100: {noisy:?}", noisy.len());
-        let s = series(1, 0.05, &[(100.0, 200)]);
-        assert!(change_points(&s, &Options::default()).is_empty());
+        assert!(noisy.is_empty(), "{} of 300: {noisy:?}", noisy.len());
     }
 
     #[test]
