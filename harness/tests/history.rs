@@ -111,7 +111,7 @@ fn forty_runs_with_a_step(location: &Location) {
     let shifts = history::detect(
         &observations,
         &Filter::default(),
-        &Metric::DETECTED,
+        &history::DETECTED,
         &Options::default(),
     );
     assert_eq!(

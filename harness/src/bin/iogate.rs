@@ -384,7 +384,7 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
             window,
         } => {
             let metrics = if names.is_empty() {
-                Metric::DETECTED.to_vec()
+                history::DETECTED.to_vec()
             } else {
                 names
                     .iter()

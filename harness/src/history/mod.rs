@@ -12,4 +12,4 @@ pub use import::import_run;
 pub use recorder::{default_location, record_finished_cell};
 pub use store::{History, Location, Observation, RunEntry, RunListing};
 pub use testbed::{RuntimeFingerprint, Testbed};
-pub use trend::{Filter, Metric, Series, Shift, detect, series};
+pub use trend::{DETECTED, Filter, Metric, Series, Shift, detect, observed, series};

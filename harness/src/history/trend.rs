@@ -5,64 +5,21 @@ use serde::Serialize;
 use crate::history::store::Observation;
 use crate::stats::changepoint::{self, Options};
 
-/// A metric a series follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    /// Aggregate bandwidth, bytes/s.
-    Bw,
-    /// Aggregate IOPS.
-    Iops,
-    /// Median completion latency, ns.
-    P50,
-    /// 90th percentile, ns.
-    P90,
-    /// 99th percentile, ns.
-    P99,
-    /// 99.9th percentile, ns.
-    P999,
-}
+pub use crate::spec::Metric;
 
-impl Metric {
-    /// The metrics `detect` looks at by default.
-    pub const DETECTED: [Metric; 4] = [Metric::Bw, Metric::Iops, Metric::P50, Metric::P99];
+/// The metrics `detect` looks at by default.
+pub const DETECTED: [Metric; 4] = [Metric::Bw, Metric::Iops, Metric::P50, Metric::P99];
 
-    /// `bw`, `iops`, `p50`, `p90`, `p99`, `p99.9`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Metric::Bw => "bw",
-            Metric::Iops => "iops",
-            Metric::P50 => "p50",
-            Metric::P90 => "p90",
-            Metric::P99 => "p99",
-            Metric::P999 => "p99.9",
-        }
-    }
-
-    /// The metric named `name` (as [`Metric::as_str`] spells it).
-    pub fn parse(name: &str) -> Option<Metric> {
-        [
-            Metric::Bw,
-            Metric::Iops,
-            Metric::P50,
-            Metric::P90,
-            Metric::P99,
-            Metric::P999,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == name || (name == "p999" && *m == Metric::P999))
-    }
-
-    /// This metric of a passed cell.
-    pub fn of(self, o: &Observation) -> Option<f64> {
-        let ns = |v: Option<i64>| v.map(|v| v as f64);
-        match self {
-            Metric::Bw => o.bw_bytes,
-            Metric::Iops => o.iops,
-            Metric::P50 => ns(o.p50_ns),
-            Metric::P90 => ns(o.p90_ns),
-            Metric::P99 => ns(o.p99_ns),
-            Metric::P999 => ns(o.p999_ns),
-        }
+/// `metric` in an observation of a cell (`None` when the cell has no numbers).
+pub fn observed(metric: Metric, o: &Observation) -> Option<f64> {
+    let ns = |v: Option<i64>| v.map(|v| v as f64);
+    match metric {
+        Metric::Bw => o.bw_bytes,
+        Metric::Iops => o.iops,
+        Metric::P50 => ns(o.p50_ns),
+        Metric::P90 => ns(o.p90_ns),
+        Metric::P99 => ns(o.p99_ns),
+        Metric::P99_9 => ns(o.p999_ns),
     }
 }
 
@@ -143,7 +100,7 @@ fn metric_name<S: serde::Serializer>(m: &Metric, s: S) -> Result<S::Ok, S::Error
 pub fn series(observations: &[Observation], filter: &Filter, metric: Metric) -> Vec<Series> {
     let mut all: Vec<Series> = Vec::new();
     for o in observations.iter().filter(|o| filter.matches(o)) {
-        let Some(value) = metric.of(o).filter(|_| o.status == "passed") else {
+        let Some(value) = observed(metric, o).filter(|_| o.status == "passed") else {
             continue;
         };
         let point = Point {

@@ -54,6 +54,23 @@ pub enum Metric {
 }
 
 impl Metric {
+    /// Every metric, in table order.
+    pub const ALL: [Metric; 6] = [
+        Metric::Bw,
+        Metric::Iops,
+        Metric::P50,
+        Metric::P90,
+        Metric::P99,
+        Metric::P99_9,
+    ];
+
+    /// The metric named `name` as [`Metric::as_str`] spells it (`p999` also names p99.9).
+    pub fn parse(name: &str) -> Option<Metric> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.as_str() == name || (name == "p999" && *m == Metric::P99_9))
+    }
+
     /// The name used in YAML and gate names.
     pub fn as_str(self) -> &'static str {
         match self {
