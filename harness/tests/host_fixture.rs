@@ -252,9 +252,21 @@ fn a_server_killed_mid_run_fails_its_cell_and_the_run_goes_on() {
     let cells = file.cells();
 
     let killer = std::thread::spawn(|| {
-        let ns = format!("iogate-{}-n2", std::process::id());
+        let prefix = format!("iogate-{}-p", std::process::id());
         for _ in 0..100 {
             std::thread::sleep(Duration::from_millis(100));
+            let list = duct::cmd!("ip", "netns", "list")
+                .stderr_null()
+                .read()
+                .unwrap_or_default();
+            let Some(ns) = list
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .find(|n| n.starts_with(&prefix) && n.ends_with("n2"))
+                .map(str::to_owned)
+            else {
+                continue;
+            };
             let pids = duct::cmd!("ip", "netns", "pids", &ns)
                 .stderr_null()
                 .read()

@@ -251,6 +251,27 @@ fn run_matrix(
         progress = progress.with_nominal(n);
     }
     let runner = Runner::new(Box::new(Console::new(progress)));
+    let selected = |c: &iogate::spec::Cell| cells.iter().any(|s| s.name == c.name);
+    let gates: Vec<_> = file
+        .matrix
+        .gates
+        .iter()
+        .flat_map(|g| g.client_counts(&file.matrix).into_iter().map(move |c| (g, c)))
+        .filter(|(g, clients)| {
+            let needs = g.cells(&file.matrix, Some(*clients));
+            !needs.is_empty() && needs.iter().all(selected)
+        })
+        .collect();
+    let compared = snapshots.is_dir();
+    runner.select(
+        cells
+            .iter()
+            .flat_map(|c| {
+                let baseline = compared.then(|| c.id.baseline_trial());
+                std::iter::once(c.name.clone()).chain(baseline)
+            })
+            .chain(gates.iter().map(|(g, c)| g.trial_name(&file.matrix, *c))),
+    );
     let mut failures = Vec::new();
     let mut decide = |name: &str, decision: Decision| match decision {
         Decision::Pass(text) => println!("{text}"),
@@ -265,18 +286,11 @@ fn run_matrix(
             decide(&cell.name, Decision::Fail(text));
         }
     }
-    let selected = |c: &iogate::spec::Cell| cells.iter().any(|s| s.name == c.name);
-    for gate in &file.matrix.gates {
-        for clients in gate.client_counts(&file.matrix) {
-            let needs = gate.cells(&file.matrix, Some(clients));
-            if needs.is_empty() || !needs.iter().all(selected) {
-                continue;
-            }
-            let name = gate.trial_name(&file.matrix, clients);
-            decide(&name, runner.gate_decision(&file, gate, clients));
-        }
+    for (gate, clients) in &gates {
+        let name = gate.trial_name(&file.matrix, *clients);
+        decide(&name, runner.gate_decision(&file, gate, *clients));
     }
-    if snapshots.is_dir() {
+    if compared {
         let store = Store::new(
             snapshots
                 .canonicalize()

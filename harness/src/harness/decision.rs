@@ -22,7 +22,8 @@ pub enum Decision {
 }
 
 /// A gate's decision: pass, fail (with the table), or ignored with a reason. An inconclusive
-/// verdict fails unless the gate says `inconclusive: ignore`, and is never a pass.
+/// verdict is a warning (ignored with why) unless the gate says `inconclusive: fail`, and is
+/// never a pass.
 pub(crate) fn of_gate(report: &GateReport) -> Decision {
     let head = format!("gate `{}`", report.gate.describe());
     match report.verdict {
@@ -38,11 +39,14 @@ pub(crate) fn of_gate(report: &GateReport) -> Decision {
             let advice = noise_advice(report).unwrap_or_default();
             match report.gate.inconclusive {
                 Inconclusive::Fail => Decision::Fail(format!(
-                    "{head}: inconclusive, which fails the gate (`inconclusive: ignore` tolerates it) — \
+                    "{head}: inconclusive, which fails the gate (`inconclusive: fail`) — \
                      {advice}\n\n{}",
                     gate_table(report)
                 )),
-                Inconclusive::Ignore => Decision::Ignore(format!("inconclusive — {advice}")),
+                Inconclusive::Warn => {
+                    println!("{head}: INCONCLUSIVE (warning)\n\n{}", gate_table(report));
+                    Decision::Ignore(format!("WARNING inconclusive — {advice}"))
+                }
             }
         }
         Verdict::Skipped => {

@@ -1,7 +1,9 @@
 //! The product's run loop, shared by `cargo test --test io_matrix` and `iogate run`: one session
-//! per matrix, each cell measured once per process (a gate or baseline reuses it), the cells a gate
-//! needs measured together with their repetitions interleaved, gate reports persisted as
-//! `gates.json`, and the report written at the end.
+//! per matrix; the cells the selected gates and baselines need measured together in blocks (each
+//! block measures every cell once, pattern by pattern, runtimes side by side); every gate row
+//! decided at once with a Holm correction over the run; blocks added to the cells of unclear
+//! rows while the measuring budget lasts; gate reports persisted as `gates.json`; the report
+//! written at the end.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,13 +11,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::harness::decision::{self, Decision};
-use crate::judge::GatesFile;
 use crate::judge::baseline::Store;
-use crate::judge::{GateReport, Verdict, evaluate};
+use crate::judge::{GateReport, GatesFile, Past, Verdict, evaluate};
 use crate::report::events::{Event, Sink};
 use crate::report::{self, Run, View};
 use crate::run::{CellEvent, CellRecord, Session, Status, Summary, write_atomically};
-use crate::spec::{Cell, GateSpec, MatrixFile};
+use crate::spec::{Cell, GateSpec, MatrixFile, RuntimeKind};
+use crate::stats::holm;
 use crate::sys::lock::MachineLock;
 use crate::units::{first_line, short_reason};
 
@@ -44,6 +46,16 @@ pub struct Runner {
     sessions: Mutex<BTreeMap<String, Arc<Mutex<Session>>>>,
     records: Records,
     sink: Mutex<Box<dyn Sink>>,
+    /// The tests this invocation runs, by name (`None`: every test that is not a lab test).
+    selection: Mutex<Option<std::collections::BTreeSet<String>>>,
+    /// Each matrix's gate reports, decided together, by test name.
+    judged: Mutex<BTreeMap<String, Arc<Mutex<Option<Judged>>>>>,
+}
+
+/// A matrix's gates as the family decided them.
+#[derive(Clone, Default)]
+struct Judged {
+    gates: BTreeMap<String, Result<GateReport, String>>,
 }
 
 /// Marks claimed cells as finished (with an error) if their measurement panics, so no caller
@@ -72,7 +84,71 @@ impl Runner {
             sessions: Mutex::default(),
             records: Records::default(),
             sink: Mutex::new(sink),
+            selection: Mutex::default(),
+            judged: Mutex::default(),
         }
+    }
+
+    /// Limits the family of gates and baselines decided together (and the cells measured for
+    /// them) to the tests named in `tests`: those this invocation runs.
+    pub fn select(&self, tests: impl IntoIterator<Item = String>) {
+        *lock(&self.selection) = Some(tests.into_iter().collect());
+    }
+
+    fn selected(&self, test: &str, lab: bool) -> bool {
+        match &*lock(&self.selection) {
+            Some(tests) => tests.contains(test),
+            None => !lab,
+        }
+    }
+
+    /// The selected gates of `matrix`, per client count, with their test names.
+    fn family_gates(&self, matrix: &MatrixFile) -> Vec<(String, GateSpec, u32)> {
+        let m = &matrix.matrix;
+        m.gates
+            .iter()
+            .flat_map(|g| g.client_counts(m).into_iter().map(move |c| (g, c)))
+            .filter_map(|(g, clients)| {
+                let trial = g.trial_name(m, clients);
+                let lab = g.cells(m, Some(clients)).iter().any(|c| c.lab);
+                self.selected(&trial, lab)
+                    .then(|| (trial, g.clone(), clients))
+            })
+            .collect()
+    }
+
+    /// The cells the selected gates and baselines of `matrix` need, in block order: by client
+    /// count, then pattern by pattern with runtimes side by side (their servers stay up), VMs
+    /// last and runtime by runtime (an idle emulated VM is stopped, so its cells go together).
+    fn family_cells(&self, matrix: &MatrixFile) -> Vec<Cell> {
+        let m = &matrix.matrix;
+        let mut cells: Vec<Cell> = Vec::new();
+        for (_, gate, clients) in self.family_gates(matrix) {
+            cells.extend(gate.cells(m, Some(clients)));
+        }
+        cells.extend(
+            matrix
+                .cells()
+                .into_iter()
+                .filter(|c| self.selected(&c.id.baseline_trial(), c.lab)),
+        );
+        let order = |c: &Cell| {
+            let runtime = m
+                .runtimes
+                .iter()
+                .position(|r| r.name == c.runtime.name)
+                .unwrap_or(usize::MAX);
+            let vm = matches!(c.runtime.kind, RuntimeKind::Microvm(_));
+            let pattern = c.pattern as usize;
+            if vm {
+                (c.clients, true, runtime, pattern)
+            } else {
+                (c.clients, false, pattern, runtime)
+            }
+        };
+        cells.sort_by_key(order);
+        cells.dedup_by(|a, b| a.name == b.name);
+        cells
     }
 
     /// Sends later events to `sink` instead.
@@ -181,30 +257,190 @@ impl Runner {
         }
     }
 
-    /// One cell's record (measured now if this process has not yet).
+    /// One cell's record (measured now if this process has not yet: with every cell of the
+    /// selected gates and baselines, in blocks, when it is one of them).
     pub fn cell(&self, matrix: &MatrixFile, cell: &Cell) -> Result<Measured, String> {
+        let family = self.family_cells(matrix);
+        if family.iter().any(|c| c.name == cell.name) {
+            let mut records = self.records(matrix, &family);
+            let i = family
+                .iter()
+                .position(|c| c.name == cell.name)
+                .expect("found above");
+            return records.swap_remove(i);
+        }
         self.records(matrix, std::slice::from_ref(cell)).remove(0)
     }
 
-    /// A gate at one client count: its cells' records (measured together if missing), the
-    /// report, persisted in the run's `gates.json` under its test name.
+    /// Adds a block to each of `cells` (measured earlier in this process) and updates their
+    /// records.
+    fn extend(&self, matrix: &MatrixFile, cells: &[Cell]) {
+        let session = match self.session(matrix) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        let mut session = lock(&session);
+        let result = session.extend_observed(cells, 1, &mut |event| {
+            if let CellEvent::Finished(record) = event {
+                self.emit(&Event::CellFinished {
+                    record,
+                    took: std::time::Duration::ZERO,
+                });
+            }
+        });
+        let dir = session.dir().to_owned();
+        if let Ok(records) = result {
+            let mut state = lock(&self.records.state);
+            for record in records {
+                state.insert(
+                    record.name.clone(),
+                    Some(Ok(Measured {
+                        record,
+                        dir: dir.clone(),
+                    })),
+                );
+            }
+        }
+    }
+
+    /// Measuring time this process spent on `matrix`'s cells so far.
+    fn measured_for(&self, matrix: &MatrixFile) -> f64 {
+        let prefix = format!("{}/", matrix.matrix.name);
+        lock(&self.records.state)
+            .iter()
+            .filter(|(name, _)| name.starts_with(&prefix))
+            .filter_map(|(_, slot)| slot.as_ref()?.as_ref().ok())
+            .map(|m| m.record.duration_s)
+            .sum()
+    }
+
+    /// The selected gates of `matrix`, decided together (once per process): their cells measured
+    /// in blocks, every row tested, Holm over all rows at the matrix's false-alarm rate, and one
+    /// more block for the cells of unclear rows while blocks and budget remain.
+    fn judged(&self, matrix: &MatrixFile) -> Judged {
+        let slot = lock(&self.judged)
+            .entry(matrix.matrix.name.to_string())
+            .or_default()
+            .clone();
+        let mut slot = lock(&slot);
+        if let Some(judged) = &*slot {
+            return judged.clone();
+        }
+        let judged = self.decide(matrix);
+        *slot = Some(judged.clone());
+        judged
+    }
+
+    fn decide(&self, matrix: &MatrixFile) -> Judged {
+        let m = &matrix.matrix;
+        let spec = m.judge;
+        let family = self.family_gates(matrix);
+        let cells = self.family_cells(matrix);
+        let first = self.records(matrix, &cells);
+        let dir = first.iter().find_map(|r| r.as_ref().ok().map(|m| m.dir.clone()));
+        let past = dir.as_deref().map(|d| past_runs(d, matrix)).unwrap_or_default();
+        loop {
+            let mut reports: Vec<(String, Result<GateReport, String>)> = Vec::new();
+            for (trial, gate, clients) in &family {
+                let needs = gate.cells(m, Some(*clients));
+                let mut records = Vec::new();
+                let mut failed = None;
+                for result in self.records(matrix, &needs) {
+                    match result {
+                        Ok(measured) => records.push(measured.record),
+                        Err(e) => failed = Some(format!("gate `{}`: {e}", gate.describe())),
+                    }
+                }
+                let report = match failed {
+                    Some(e) => Err(e),
+                    None => Ok(evaluate(gate, m, Some(*clients), &records, &past, spec.threshold.get())),
+                };
+                reports.push((trial.clone(), report));
+            }
+            let p: Vec<f64> = reports
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().ok())
+                .flat_map(|r| r.p_values().into_iter().flatten())
+                .collect();
+            let mut rejected = holm(&p, spec.false_alarms.get()).into_iter();
+            for (_, report) in &mut reports {
+                if let Ok(report) = report {
+                    let mine: Vec<bool> = report
+                        .p_values()
+                        .iter()
+                        .map(|p| p.is_some() && rejected.next().unwrap_or(false))
+                        .collect();
+                    report.settle(&mine);
+                }
+            }
+            // Cells of unclear rows that may take another block.
+            let mut more: Vec<Cell> = Vec::new();
+            for ((_, report), (_, gate, clients)) in reports.iter().zip(&family) {
+                let Ok(report) = report else { continue };
+                for (row, planned) in report.rows.iter().zip(gate.plan(m, Some(*clients))) {
+                    if row.verdict() != Verdict::Inconclusive {
+                        continue;
+                    }
+                    for name in std::iter::once(&planned.subject).chain(&planned.reference) {
+                        if let Some(cell) = cells.iter().find(|c| c.name == *name) {
+                            more.push(cell.clone());
+                        }
+                    }
+                }
+            }
+            more.sort_by_key(|c| cells.iter().position(|x| x.name == c.name));
+            more.dedup_by(|a, b| a.name == b.name);
+            let blocks_of = |c: &Cell| {
+                lock(&self.records.state)
+                    .get(&c.name)
+                    .and_then(|s| s.as_ref()?.as_ref().ok().map(|m| (m.record.repetitions.len(), m.record.duration_s)))
+                    .unwrap_or((usize::MAX, 0.0))
+            };
+            more.retain(|c| blocks_of(c).0 < spec.max_blocks as usize);
+            let next: f64 = more
+                .iter()
+                .map(|c| {
+                    let (k, took) = blocks_of(c);
+                    took / k.max(1) as f64
+                })
+                .sum();
+            let budget = spec.budget.get().as_secs_f64();
+            if more.is_empty() || self.measured_for(matrix) + next > budget {
+                return Judged {
+                    gates: reports.into_iter().collect(),
+                };
+            }
+            self.extend(matrix, &more);
+        }
+    }
+
+    /// A gate at one client count, as the run's family decided it (see [`Runner::judged`]),
+    /// persisted in the run's `gates.json` under its test name.
     pub fn gate(
         &self,
         matrix: &MatrixFile,
         gate: &GateSpec,
         clients: u32,
     ) -> Result<GateReport, String> {
-        let cells = gate.cells(&matrix.matrix, Some(clients));
-        let mut records = Vec::new();
-        let mut dir = None;
-        for result in self.records(matrix, &cells) {
-            let measured = result.map_err(|e| format!("gate `{}`: {e}", gate.describe()))?;
-            dir = Some(measured.dir);
-            records.push(measured.record);
-        }
-        let report = evaluate(gate, &matrix.matrix, Some(clients), &records);
         let trial = gate.trial_name(&matrix.matrix, clients);
-        if let Some(dir) = dir
+        let judged = self.judged(matrix);
+        let report = match judged.gates.get(&trial) {
+            Some(report) => report.clone()?,
+            // Not selected (a caller outside the test list): decided on its own.
+            None => {
+                let cells = gate.cells(&matrix.matrix, Some(clients));
+                let mut records = Vec::new();
+                for result in self.records(matrix, &cells) {
+                    let measured = result.map_err(|e| format!("gate `{}`: {e}", gate.describe()))?;
+                    records.push(measured.record);
+                }
+                let spec = matrix.matrix.judge;
+                let mut report = evaluate(gate, &matrix.matrix, Some(clients), &records, &Past::default(), spec.threshold.get());
+                report.settle_alone(spec.false_alarms.get());
+                report
+            }
+        };
+        if let Some(dir) = self.session(matrix).ok().map(|s| lock(&s).dir().to_owned())
             && let Err(e) = record_gate(&dir, &trial, &report)
         {
             eprintln!("{}: {e}", GatesFile::NAME);
@@ -285,6 +521,30 @@ impl Runner {
             dirs.push(dir);
         }
         dirs
+    }
+}
+
+/// Earlier runs of `matrix` on this testbed, from the history of the run in `dir` (none when the
+/// history cannot be read: the data alone decide then).
+fn past_runs(dir: &Path, matrix: &MatrixFile) -> Past {
+    const LAST: usize = 10;
+    let location = crate::history::default_location(dir);
+    let env: Option<crate::run::Environment> = std::fs::read_to_string(dir.join("environment.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let Some(env) = env else {
+        return Past::default();
+    };
+    let entry = crate::history::run_entry(&env, dir, crate::history::Testbed::default());
+    let runs = crate::history::History::open(&location).and_then(|h| {
+        h.recent_repetitions(&entry.testbed, &entry.matrix, &matrix.hash, &entry.run_id, LAST)
+    });
+    match runs {
+        Ok(runs) => Past { runs },
+        Err(e) => {
+            eprintln!("iogate: gates decided without the history's noise: {e}");
+            Past::default()
+        }
     }
 }
 

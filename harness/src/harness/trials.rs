@@ -66,7 +66,14 @@ pub fn main(workspace: &Path) -> ! {
     let runner = Arc::new(Runner::new(Box::new(Silent)));
     let (trials, nominal) = trials(workspace, &runner);
     if !args.list {
-        // How many cells this invocation measures is known once the filter meets the trials.
+        // What this invocation runs is known once the filter meets the trials: the family of
+        // gates and baselines decided together, and the cells to measure.
+        runner.select(
+            trials
+                .iter()
+                .filter(|t| !args.is_filtered_out(t) && !args.is_ignored(t))
+                .map(|t| t.name().to_owned()),
+        );
         runner.set_sink(Box::new(Console::new(progress(&args, &trials, &nominal))));
     }
     let conclusion = libtest_mimic::run(&args, trials);

@@ -2,6 +2,7 @@
 //! migrations embedded in the binary), behind a small blocking API.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::error::{Error, Result};
 use crate::history::testbed::Testbed;
-use crate::run::{CellRecord, Status};
+use crate::run::{CellRecord, Latency, Repetition, Status};
 use crate::sys::lock::MachineLock;
 
 /// Where the history lives.
@@ -409,6 +410,64 @@ impl History {
             })
             .collect::<std::result::Result<_, sqlx::Error>>()
             .map_err(|e| self.fail("reading runs", e))
+    }
+
+    /// The repetitions of passed cells in the last `last` runs of `matrix` (as written: same
+    /// hash) on `testbed`, other than `except` (the run asking), newest first: one map per run,
+    /// cell name → repetitions in order.
+    pub fn recent_repetitions(
+        &self,
+        testbed: &str,
+        matrix: &str,
+        matrix_hash: &str,
+        except: &str,
+        last: usize,
+    ) -> Result<Vec<BTreeMap<String, Vec<Repetition>>>> {
+        let rows = run_blocking(&self.runtime, async {
+            sqlx::query(
+                "SELECT p.run_id, p.cell, p.repetition, p.bw_bytes, p.iops, p.p50_ns, p.p90_ns,                  p.p99_ns, p.p999_ns, p.raw, r.started_ms FROM repetitions p                  JOIN cells c ON c.run_id = p.run_id AND c.matrix = p.matrix AND c.cell = p.cell                  JOIN runs r ON r.run_id = p.run_id AND r.matrix = p.matrix                  WHERE r.testbed = $1 AND r.matrix = $2 AND r.matrix_hash = $3                  AND r.run_id <> $4 AND c.status = 'passed'                  ORDER BY r.started_ms DESC, p.run_id, p.cell, p.repetition",
+            )
+            .bind(testbed)
+            .bind(matrix)
+            .bind(matrix_hash)
+            .bind(except)
+            .fetch_all(&self.pool)
+            .await
+        })
+        .map_err(|e| self.fail("reading repetitions", e))?;
+        let mut runs: Vec<(String, BTreeMap<String, Vec<Repetition>>)> = Vec::new();
+        for row in &rows {
+            let read = || -> std::result::Result<(String, String, Repetition), sqlx::Error> {
+                let ns = |name: &str| -> std::result::Result<u64, sqlx::Error> {
+                    Ok(row.try_get::<i64, _>(name)?.max(0) as u64)
+                };
+                Ok((
+                    row.try_get("run_id")?,
+                    row.try_get("cell")?,
+                    Repetition {
+                        bw_bytes: row.try_get("bw_bytes")?,
+                        iops: row.try_get("iops")?,
+                        lat_ns: Latency {
+                            p50: ns("p50_ns")?,
+                            p90: ns("p90_ns")?,
+                            p99: ns("p99_ns")?,
+                            p99_9: ns("p999_ns")?,
+                        },
+                        raw: row.try_get("raw")?,
+                    },
+                ))
+            };
+            let (run_id, cell, rep) = read().map_err(|e| self.fail("reading repetitions", e))?;
+            if runs.last().is_none_or(|(id, _)| *id != run_id) {
+                if runs.len() == last {
+                    break;
+                }
+                runs.push((run_id, BTreeMap::new()));
+            }
+            let (_, cells) = runs.last_mut().expect("pushed above");
+            cells.entry(cell).or_default().push(rep);
+        }
+        Ok(runs.into_iter().map(|(_, cells)| cells).collect())
     }
 
     /// Every recorded cell of every run, oldest run first.

@@ -1,22 +1,30 @@
-//! A gate decided over a run's records: one row per pattern × clients (× runtime), each a log-scale
-//! interval compared with the bound (see `docs/gates.md`).
+//! A gate decided over a run's records: one row per pattern × clients (× runtime), each a one-sided
+//! test of "worse than the bound by more than the practical threshold" (see `docs/gates.md`).
 //!
-//! * relative, both sides with the same number of repetitions k: paired t interval on the
-//!   per-repetition log differences `ln x_i − ln y_i` (repetition i of both sides ran back to back
-//!   when the cells were interleaved, so machine drift cancels);
-//! * relative, different k: Welch interval on the log values;
-//! * absolute: one-sample t interval on the log values.
-//!
-//! Every variance is pooled with the gate's noise prior, so k = 1 still gets an interval (from the
-//! prior alone). The verdict compares the whole interval with the bound: entirely on the right
-//! side → pass, entirely on the wrong side → fail, straddling it → inconclusive.
+//! A row's data are its blocks: the log of the metric (absolute) or of the ratio to the reference
+//! measured in the same block (relative). The noise is what this run's blocks and the testbed's
+//! earlier runs show ([`run_estimate`]: within-run and between-run scatter). A row is *pass* when
+//! the data give no sign that it is worse than its bound by more than the threshold (p ≥ 1 −
+//! confidence), *inconclusive* when they do but not yet enough (or nothing estimates the noise),
+//! and *fail* only when the run-wide Holm correction over every gate row and baseline rejects
+//! "not worse" ([`GateReport::settle`]).
 
 use serde::{Deserialize, Serialize};
 
-use crate::judge::verdict::{Verdict, metric_of, verdict};
-use crate::run::{CellRecord, Status};
-use crate::spec::{GateSpec, Matrix, Metric, Pattern};
-use crate::stats::{LogInterval, absolute_interval, geometric_mean, relative_interval};
+use std::collections::BTreeMap;
+
+use crate::judge::verdict::{Verdict, metric_of};
+use crate::run::{CellRecord, Repetition, Status};
+use crate::spec::{Direction, GateSpec, Matrix, Metric, Pattern};
+use crate::stats::{Estimate, LogInterval, Method, geometric_mean, run_estimate};
+
+/// Earlier runs of the matrix on this testbed: each run's repetitions (its blocks) of each cell,
+/// by cell name, most recent run first.
+#[derive(Debug, Clone, Default)]
+pub struct Past {
+    /// One map per run.
+    pub runs: Vec<BTreeMap<String, Vec<Repetition>>>,
+}
 
 /// One row of a gate's table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +55,13 @@ pub enum RowResult {
         k: (usize, Option<usize>),
         /// The interval of the ratio (relative) or of the value (absolute), log scale.
         interval: LogInterval,
+        /// One-sided p-value of "not worse than the bound by more than the threshold" (1 when
+        /// nothing estimates the noise).
+        #[serde(default = "one")]
+        p_worse: f64,
+        /// Earlier runs on this testbed whose blocks went into the noise estimate.
+        #[serde(default)]
+        history_runs: usize,
         /// Its verdict.
         verdict: Verdict,
     },
@@ -70,6 +85,10 @@ impl Row {
     }
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 /// A gate's outcome over one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateReport {
@@ -82,12 +101,25 @@ pub struct GateReport {
     pub verdict: Verdict,
 }
 
-fn values(record: &CellRecord, metric: Metric) -> Vec<f64> {
-    record
-        .repetitions
-        .iter()
-        .map(|r| metric_of(metric, r))
+fn logs(reps: &[Repetition], metric: Metric) -> Option<Vec<f64>> {
+    reps.iter()
+        .map(|r| {
+            let v = metric_of(metric, r);
+            (v.is_finite() && v > 0.0).then(|| v.ln())
+        })
         .collect()
+}
+
+/// A row's blocks: log values (absolute) or log ratios of the blocks both sides have.
+fn blocks(subject: &[Repetition], reference: Option<&[Repetition]>, metric: Metric) -> Option<Vec<f64>> {
+    let a = logs(subject, metric)?;
+    match reference {
+        None => Some(a),
+        Some(reference) => {
+            let b = logs(reference, metric)?;
+            Some(a.iter().zip(&b).map(|(x, y)| x - y).collect())
+        }
+    }
 }
 
 fn lookup<'a>(
@@ -114,56 +146,130 @@ fn lookup<'a>(
     }
 }
 
+/// The log limit beyond which a row counts as worse: the bound moved by the threshold.
+fn worse_limit(direction: Direction, bound: f64, threshold: f64) -> f64 {
+    let tau = -(1.0 - threshold).ln();
+    match direction {
+        Direction::AtLeast => bound.ln() - tau,
+        Direction::AtMost => bound.ln() + tau,
+    }
+}
+
+/// A row's provisional verdict (before the family's correction decides failures) and its
+/// p-value: pass without a sign of being worse, inconclusive otherwise.
+fn provisional(
+    estimate: Option<&Estimate>,
+    direction: Direction,
+    limit: f64,
+    confidence: f64,
+) -> (f64, Verdict) {
+    let Some(e) = estimate else {
+        return (1.0, Verdict::Inconclusive);
+    };
+    let p = match direction {
+        Direction::AtLeast => e.p_below(limit),
+        Direction::AtMost => e.p_above(limit),
+    };
+    let verdict = if p >= 1.0 - confidence {
+        Verdict::Pass
+    } else {
+        Verdict::Inconclusive
+    };
+    (p, verdict)
+}
+
+fn sd(x: &[f64]) -> f64 {
+    if x.len() < 2 {
+        return 0.0;
+    }
+    let m = x.iter().sum::<f64>() / x.len() as f64;
+    (x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64).sqrt()
+}
+
 /// Evaluates `gate` over a run's `records` (cell records, e.g. `summary.cells`), at one client
-/// count or at every count it covers.
+/// count or at every count it covers, with the noise of `past` runs and the practical
+/// `threshold` (a fraction). Failures are left to [`GateReport::settle`].
 pub fn evaluate(
     gate: &GateSpec,
     matrix: &Matrix,
     clients: Option<u32>,
     records: &[CellRecord],
+    past: &Past,
+    threshold: f64,
 ) -> GateReport {
     let mut rows = Vec::new();
     for planned in gate.plan(matrix, clients) {
         let result = (|| {
             let subject = lookup(records, &planned.subject)?;
-            let a = values(subject, gate.metric);
-            match &planned.reference {
-                Some(reference_name) => {
-                    let reference = lookup(records, reference_name)?;
-                    let b = values(reference, gate.metric);
-                    let Some(interval) =
-                        relative_interval(&a, &b, gate.confidence, gate.noise_prior)
-                    else {
-                        return Err(RowResult::Missing {
-                            reason: format!("{} is zero or missing in a repetition", gate.metric),
-                            skipped: false,
-                        });
+            let reference = match &planned.reference {
+                Some(name) => Some(lookup(records, name)?),
+                None => None,
+            };
+            let missing = || RowResult::Missing {
+                reason: format!("{} is zero or missing in a repetition", gate.metric),
+                skipped: false,
+            };
+            let now = blocks(
+                &subject.repetitions,
+                reference.map(|r| r.repetitions.as_slice()),
+                gate.metric,
+            )
+            .ok_or_else(missing)?;
+            let history: Vec<Vec<f64>> = past
+                .runs
+                .iter()
+                .filter_map(|run| {
+                    let s = run.get(&planned.subject)?;
+                    let r = match &planned.reference {
+                        Some(name) => Some(run.get(name)?.as_slice()),
+                        None => None,
                     };
-                    Ok(RowResult::Measured {
-                        measured: geometric_mean(&a).unwrap_or(f64::NAN),
-                        reference: geometric_mean(&b),
-                        k: (a.len(), Some(b.len())),
-                        verdict: verdict(&interval, gate.direction, gate.bound.value()),
-                        interval,
-                    })
-                }
-                None => {
-                    let Some(interval) = absolute_interval(&a, gate.confidence, gate.noise_prior)
-                    else {
-                        return Err(RowResult::Missing {
-                            reason: format!("{} is zero or missing in a repetition", gate.metric),
-                            skipped: false,
-                        });
-                    };
-                    Ok(RowResult::Measured {
-                        measured: interval.center(),
-                        reference: None,
-                        k: (a.len(), None),
-                        verdict: verdict(&interval, gate.direction, gate.bound.value()),
-                        interval,
-                    })
-                }
-            }
+                    blocks(s, r, gate.metric).filter(|b| !b.is_empty())
+                })
+                .collect();
+            let estimate = run_estimate(&now, &history);
+            let limit = worse_limit(gate.direction, gate.bound.value(), threshold);
+            let (p_worse, verdict) =
+                provisional(estimate.as_ref(), gate.direction, limit, gate.confidence);
+            let (lo, hi) = estimate.map_or((f64::NEG_INFINITY, f64::INFINITY), |e| {
+                e.interval(gate.confidence)
+            });
+            let k = now.len();
+            let center = now.iter().sum::<f64>() / k as f64;
+            let interval = LogInterval {
+                estimate: center,
+                lo,
+                hi,
+                spread: estimate.map_or(f64::INFINITY, |e| e.se * (k as f64).sqrt()),
+                observed: sd(&now),
+                k,
+                df: estimate.map_or(0.0, |e| e.df),
+                method: if reference.is_some() {
+                    Method::PairedT
+                } else {
+                    Method::OneSampleT
+                },
+            };
+            let a: Vec<f64> = subject
+                .repetitions
+                .iter()
+                .map(|r| metric_of(gate.metric, r))
+                .collect();
+            let b: Option<Vec<f64>> = reference.map(|r| {
+                r.repetitions
+                    .iter()
+                    .map(|x| metric_of(gate.metric, x))
+                    .collect()
+            });
+            Ok(RowResult::Measured {
+                measured: geometric_mean(&a).unwrap_or(f64::NAN),
+                reference: b.as_deref().and_then(geometric_mean),
+                k: (a.len(), b.as_ref().map(Vec::len)),
+                interval,
+                p_worse,
+                history_runs: history.len(),
+                verdict,
+            })
         })()
         .unwrap_or_else(|missing| missing);
         rows.push(Row {
@@ -174,20 +280,59 @@ pub fn evaluate(
             result,
         });
     }
-    let verdicts: Vec<Verdict> = rows.iter().map(Row::verdict).collect();
-    let verdict = if verdicts.contains(&Verdict::Fail) {
-        Verdict::Fail
-    } else if verdicts.contains(&Verdict::Inconclusive) {
-        Verdict::Inconclusive
-    } else if verdicts.contains(&Verdict::Pass) {
-        Verdict::Pass
-    } else {
-        Verdict::Skipped
-    };
-    GateReport {
+    let mut report = GateReport {
         gate: gate.clone(),
         rows,
-        verdict,
+        verdict: Verdict::Skipped,
+    };
+    report.verdict = report.overall();
+    report
+}
+
+impl GateReport {
+    /// Each measured row's p-value of "not worse", in row order (`None` for rows without data).
+    pub fn p_values(&self) -> Vec<Option<f64>> {
+        self.rows
+            .iter()
+            .map(|r| match &r.result {
+                RowResult::Measured { p_worse, .. } => Some(*p_worse),
+                RowResult::Missing { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Fails the rows the family's correction rejected (`rejected[i]` for row i) and updates
+    /// the overall verdict.
+    pub fn settle(&mut self, rejected: &[bool]) {
+        for (row, &rejected) in self.rows.iter_mut().zip(rejected) {
+            if let RowResult::Measured { verdict, .. } = &mut row.result
+                && rejected
+            {
+                *verdict = Verdict::Fail;
+            }
+        }
+        self.verdict = self.overall();
+    }
+
+    /// Settles the gate as a family of its own: Holm over its rows at `false_alarms` (for a gate
+    /// decided outside a run's family).
+    pub fn settle_alone(&mut self, false_alarms: f64) {
+        let p: Vec<f64> = self.p_values().into_iter().map(|p| p.unwrap_or(1.0)).collect();
+        self.settle(&crate::stats::holm(&p, false_alarms));
+    }
+
+    /// Fail if any row fails, else inconclusive if any is, else pass (skipped: nothing measured).
+    fn overall(&self) -> Verdict {
+        let verdicts: Vec<Verdict> = self.rows.iter().map(Row::verdict).collect();
+        if verdicts.contains(&Verdict::Fail) {
+            Verdict::Fail
+        } else if verdicts.contains(&Verdict::Inconclusive) {
+            Verdict::Inconclusive
+        } else if verdicts.contains(&Verdict::Pass) {
+            Verdict::Pass
+        } else {
+            Verdict::Skipped
+        }
     }
 }
 

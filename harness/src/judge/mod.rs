@@ -7,5 +7,5 @@ pub mod gate;
 pub mod verdict;
 
 pub use compare::{CompareOptions, RunComparison, compare};
-pub use gate::{GateReport, GatesFile, Row, RowResult, evaluate};
+pub use gate::{GateReport, GatesFile, Past, Row, RowResult, evaluate};
 pub use verdict::Verdict;

@@ -51,6 +51,8 @@ fn row_cells(report: &GateReport, row: &Row) -> Vec<Cell> {
             reference,
             k,
             interval,
+            p_worse,
+            history_runs,
             verdict,
         } => {
             let (lo, hi) = interval.range();
@@ -69,14 +71,17 @@ fn row_cells(report: &GateReport, row: &Row) -> Vec<Cell> {
                 (Some(r), None) => g.metric.format(*r),
                 (None, _) => "–".into(),
             };
-            let k = match k {
+            let mut k = match k {
                 (a, Some(b)) if b != a => format!("{a}/{b}"),
                 (a, _) => a.to_string(),
             };
-            let prior = if interval.observed == 0.0 && interval.k < 2 {
-                " (prior)"
+            if *history_runs > 0 {
+                k.push_str(&format!(" + {history_runs} runs"));
+            }
+            let spread = if interval.df > 0.0 {
+                format!("±{}", pct_spread(interval.spread))
             } else {
-                ""
+                "unknown".into()
             };
             cells.extend([
                 Cell::number(g.metric.format(*measured)),
@@ -84,7 +89,12 @@ fn row_cells(report: &GateReport, row: &Row) -> Vec<Cell> {
                 Cell::number(estimate),
                 Cell::text(bound),
                 Cell::number(k),
-                Cell::number(format!("±{}{prior}", pct_spread(interval.spread))),
+                Cell::number(spread),
+                Cell::number(if *p_worse < 0.001 {
+                    format!("{p_worse:.1e}")
+                } else {
+                    sig3(*p_worse)
+                }),
                 Cell::with(verdict.as_str(), verdict_kind(*verdict)),
             ]);
         }
@@ -95,6 +105,7 @@ fn row_cells(report: &GateReport, row: &Row) -> Vec<Cell> {
                 Cell::with("–", Kind::Absent),
                 Cell::with("–", Kind::Absent),
                 Cell::text(bound),
+                Cell::with("–", Kind::Absent),
                 Cell::with("–", Kind::Absent),
                 Cell::with("–", Kind::Absent),
                 Cell::with(
@@ -109,7 +120,8 @@ fn row_cells(report: &GateReport, row: &Row) -> Vec<Cell> {
 
 /// A gate's table: one row per pattern × clients (× runtime) with the measured value, the
 /// reference, the ratio (relative gates) or value (absolute gates) with its interval, the bound,
-/// the repetitions k, the spread of one repetition and the verdict.
+/// the blocks k (and earlier runs in the noise estimate), the spread of one block, the one-sided
+/// p-value of "not worse than the bound by more than the threshold", and the verdict.
 fn table(report: &GateReport) -> Table {
     let what = if report.gate.is_relative() {
         "ratio"
@@ -127,6 +139,7 @@ fn table(report: &GateReport) -> Table {
         "bound",
         "k",
         "spread",
+        "p(worse)",
         "verdict",
     ]
     .map(String::from)
@@ -134,7 +147,7 @@ fn table(report: &GateReport) -> Table {
     Table {
         head,
         right: vec![
-            false, true, false, true, true, true, false, true, true, false,
+            false, true, false, true, true, true, false, true, true, true, false,
         ],
         rows: report
             .rows
@@ -171,17 +184,16 @@ pub fn noise_advice(report: &GateReport) -> Option<String> {
             _ => None,
         })
         .max_by(|a, b| (a.hi - a.lo).total_cmp(&(b.hi - b.lo)))?;
-    let prior = if worst.k < 2 {
-        format!(
-            " (one repetition: the spread is the prior σ = {})",
-            report.gate.noise_prior.sigma
-        )
-    } else {
-        String::new()
-    };
+    if worst.df <= 0.0 {
+        return Some(format!(
+            "nothing estimates the noise yet: k = {} block(s) and no earlier run on this testbed; \
+             raise judge.max_blocks or judge.budget, or record runs in the history",
+            worst.k
+        ));
+    }
     Some(format!(
-        "too noisy to decide: k = {}, spread ±{}{prior}, {} % interval ×/÷ {}; add repetitions \
-         (workload.repetitions) or lengthen the runtime",
+        "unclear when the budget was spent: k = {}, spread ±{}, {} % interval ×/÷ {}; raise \
+         judge.budget or judge.max_blocks, lengthen the runtime, or let the history grow",
         worst.k,
         pct_spread(worst.spread),
         confidence_pct(report.gate.confidence),

@@ -35,6 +35,10 @@ pub struct Session {
     dir: PathBuf,
     env: Environment,
     slots: BTreeMap<String, Slot>,
+    /// Every cell this session measured, by name, ready to take more repetitions.
+    runs: BTreeMap<String, CellRun>,
+    /// Blocks run so far: odd ones run their cells in reverse order.
+    blocks: u64,
 }
 
 impl Session {
@@ -93,15 +97,20 @@ impl Session {
             started_at: jiff::Timestamp::now().to_string(),
             runtimes: BTreeMap::new(),
         };
-        if let Some(existing) = joined {
-            env.started_at = existing.started_at;
-            env.runtimes = existing.runtimes;
+        match joined {
+            Some(existing) => {
+                env.started_at = existing.started_at;
+                env.runtimes = existing.runtimes;
+            }
+            None => lay_out_afresh(&matrix)?,
         }
         let session = Session {
             matrix,
             dir,
             env,
             slots: BTreeMap::new(),
+            runs: BTreeMap::new(),
+            blocks: 0,
         };
         session.write_json("environment.json", &session.env)?;
         session.write_summary_locked()?;
@@ -125,11 +134,12 @@ impl Session {
         Ok(records.remove(0))
     }
 
-    /// Runs several cells with their repetitions interleaved: repetition 1 of every cell, then
-    /// repetition 2 of every cell, and so on, so slow drift of the machine falls on all of them
-    /// alike (what a relative gate between runtimes wants). Each cell is persisted like
-    /// [`Session::run_cell`] when its last repetition ends or it fails, and `summary.json` is
-    /// rebuilt. A cell listed twice runs once; the records come back in the order of `cells`.
+    /// Runs several cells afresh, their repetitions in blocks: block 1 measures every cell once,
+    /// then block 2, and so on, each block in the reverse order of the one before (ABBA), so slow
+    /// drift of the machine falls on all of them alike (what a relative gate between runtimes
+    /// wants). Each cell is persisted like [`Session::run_cell`] when its last repetition ends or
+    /// it fails, and `summary.json` is rebuilt. A cell listed twice runs once; the records come
+    /// back in the order of `cells`.
     pub fn run_interleaved(&mut self, cells: &[Cell]) -> Result<Vec<CellRecord>> {
         self.run_observed(cells, &mut |_| {})
     }
@@ -141,6 +151,34 @@ impl Session {
         cells: &[Cell],
         observe: &mut dyn FnMut(CellEvent<'_>),
     ) -> Result<Vec<CellRecord>> {
+        self.run_blocks(cells, true, &|cell| cell.workload.repetitions, observe)
+    }
+
+    /// Adds `blocks` repetitions to each of `cells` in blocks (see [`Session::run_interleaved`]):
+    /// cells this session measured keep their repetitions and get more, and are persisted again
+    /// (result, summary, history) when their last new repetition ends; cells it has not measured
+    /// start afresh with `blocks` repetitions. A failed or skipped cell stays as it is.
+    pub fn extend_observed(
+        &mut self,
+        cells: &[Cell],
+        blocks: u32,
+        observe: &mut dyn FnMut(CellEvent<'_>),
+    ) -> Result<Vec<CellRecord>> {
+        self.run_blocks(cells, false, &|_| blocks, observe)
+    }
+
+    /// The cell's record in this session, if it has run here.
+    pub fn record(&self, name: &str) -> Option<&CellRecord> {
+        self.runs.get(name).map(|run| &run.record)
+    }
+
+    fn run_blocks(
+        &mut self,
+        cells: &[Cell],
+        fresh: bool,
+        more: &dyn Fn(&Cell) -> u32,
+        observe: &mut dyn FnMut(CellEvent<'_>),
+    ) -> Result<Vec<CellRecord>> {
         let _lock = MachineLock::acquire("iogate-cells.lock")?;
         let mut unique: Vec<&Cell> = Vec::new();
         for cell in cells {
@@ -148,44 +186,65 @@ impl Session {
                 unique.push(cell);
             }
         }
-        let mut runs = Vec::with_capacity(unique.len());
+        // Repetitions each cell is to reach in this call.
+        let mut goal: BTreeMap<String, usize> = BTreeMap::new();
         for cell in &unique {
-            let run = self.begin(cell)?;
-            if run.done {
-                observe(CellEvent::Started(cell));
-                observe(CellEvent::Finished(&run.record));
-            }
-            runs.push(run);
-        }
-        let rounds = unique
-            .iter()
-            .map(|c| c.workload.repetitions)
-            .max()
-            .unwrap_or(0);
-        for rep in 1..=rounds {
-            for (cell, run) in unique.iter().zip(runs.iter_mut()) {
-                if run.done || rep > cell.workload.repetitions {
-                    continue;
+            let kept = !fresh && self.runs.contains_key(&cell.name);
+            if !kept {
+                let run = self.begin(cell)?;
+                if run.done {
+                    observe(CellEvent::Started(cell));
+                    observe(CellEvent::Finished(&run.record));
                 }
-                if rep == 1 {
+                self.runs.insert(cell.name.clone(), run);
+            }
+            let run = self.runs.get_mut(&cell.name).expect("inserted above");
+            let measurable = run.record.reason.is_none()
+                && (run.record.status == Status::Passed || !run.done);
+            if measurable {
+                run.done = false;
+                goal.insert(
+                    cell.name.clone(),
+                    run.record.repetitions.len() + more(cell) as usize,
+                );
+            }
+        }
+        loop {
+            let mut order: Vec<&Cell> = unique
+                .iter()
+                .copied()
+                .filter(|c| {
+                    goal.get(&c.name)
+                        .is_some_and(|g| !self.runs[&c.name].done && self.runs[&c.name].record.repetitions.len() < *g)
+                })
+                .collect();
+            if order.is_empty() {
+                break;
+            }
+            if self.blocks % 2 == 1 {
+                order.reverse();
+            }
+            self.blocks += 1;
+            for cell in order {
+                let mut run = self.runs.remove(&cell.name).expect("begun above");
+                let rep = run.record.repetitions.len() as u32 + 1;
+                if run.record.repetitions.is_empty() {
                     observe(CellEvent::Started(cell));
                 }
-                self.step(cell, rep, run);
-                if run.record.reason.is_some() || rep == cell.workload.repetitions {
-                    self.finish(cell, run)?;
+                self.step(cell, rep, &mut run);
+                if run.record.reason.is_some() || run.record.repetitions.len() >= goal[&cell.name] {
+                    let result = self.finish(cell, &mut run);
                     observe(CellEvent::Finished(&run.record));
+                    self.runs.insert(cell.name.clone(), run);
+                    result?;
+                } else {
+                    self.runs.insert(cell.name.clone(), run);
                 }
             }
         }
         Ok(cells
             .iter()
-            .map(|c| {
-                let i = unique
-                    .iter()
-                    .position(|u| u.name == c.name)
-                    .expect("listed above");
-                runs[i].record.clone()
-            })
+            .map(|c| self.runs[&c.name].record.clone())
             .collect())
     }
 
@@ -275,10 +334,12 @@ impl Session {
     /// Runs repetition `rep` of a prepared cell; a failure goes into the record with its reason.
     fn step(&mut self, cell: &Cell, rep: u32, run: &mut CellRun) {
         let started = Instant::now();
-        // Servers other runtimes kept must not run beside this cell's measurement.
+        // Servers other runtimes kept must not run beside this cell's measurement, unless they
+        // sleep while idle.
         for (runtime, slot) in &mut self.slots {
             if let Slot::Ready(fixture, _) = slot
                 && *runtime != cell.runtime.name.as_str()
+                && !fixture.keeps_idle()
             {
                 fixture.release();
             }
@@ -513,6 +574,29 @@ fn existing_logs(dir: &CellDir) -> Vec<String> {
         .collect();
     logs.sort();
     logs
+}
+
+/// Removes the files earlier runs laid out for this matrix's cells, so every run reads files it
+/// wrote itself: files laid out long before read from the page cache up to 40 % slower than
+/// fresh ones on the same machine (measured: 8.3–8.9 vs 14.3–14.8 GiB/s host reads), which no
+/// gate or baseline should mistake for a regression.
+fn lay_out_afresh(matrix: &MatrixFile) -> Result<()> {
+    // Not while a cell of another session reads them.
+    let _cells = MachineLock::acquire("iogate-cells.lock")?;
+    let mut groups: Vec<PathBuf> = matrix
+        .cells()
+        .iter()
+        .filter_map(|c| c.client_dir(0).parent().map(Path::to_owned))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    for dir in groups {
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dir, e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `uname -r`.

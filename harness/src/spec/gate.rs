@@ -319,15 +319,15 @@ impl Direction {
     }
 }
 
-/// What an inconclusive verdict does to the gate's test.
+/// What an inconclusive verdict (still unclear when the budget is spent) does to the gate's test.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Inconclusive {
-    /// The test fails with the "too noisy to decide" message (the default).
+    /// A warning: the test is reported as ignored with why — never as passed (the default).
     #[default]
+    Warn,
+    /// The test fails with the "too noisy to decide" message.
     Fail,
-    /// The test is reported as ignored with the "too noisy to decide" message — never as passed.
-    Ignore,
 }
 
 /// A gate as written in the matrix.
@@ -357,18 +357,14 @@ struct GateDef {
     /// Client counts the gate covers, one test each; default: every count the runtimes share.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     clients: Vec<ClientCount>,
-    /// `fail` (default) or `ignore`: what a "too noisy to decide" verdict does to the test.
+    /// `warn` (default) or `fail`: what a verdict still unclear when the budget is spent does to
+    /// the test.
     #[serde(default)]
     inconclusive: Inconclusive,
-    /// Confidence level of the interval, from 0.5 to 0.999 (default 0.95).
+    /// Confidence level of the interval shown, from 0.5 to 0.999 (default 0.95); one minus it is
+    /// the p-value below which a row is suspicious and earns more blocks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     confidence: Option<f64>,
-    /// Prior σ of ln(metric) per repetition, pooled with the gate's own repetitions (default 0.11).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    noise_prior: Option<f64>,
-    /// Weight of `noise_prior` in degrees of freedom (default 7; 0: the repetitions alone).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    prior_df: Option<f64>,
 }
 
 /// One performance gate, validated (see the module docs and `docs/gates.md`).
@@ -394,10 +390,8 @@ pub struct GateSpec {
     pub clients: Vec<u32>,
     /// What an inconclusive verdict does.
     pub inconclusive: Inconclusive,
-    /// Confidence level of the interval.
+    /// Confidence level of the interval shown (one minus it: the p-value that earns more blocks).
     pub confidence: f64,
-    /// What is assumed about the noise before the gate's own repetitions (see [`NoisePrior`]).
-    pub noise_prior: NoisePrior,
 }
 
 impl TryFrom<GateDef> for GateSpec {
@@ -464,17 +458,6 @@ impl TryFrom<GateDef> for GateSpec {
                 "invalid confidence {confidence}: expected 0.5 to 0.999"
             ));
         }
-        let sigma = d.noise_prior.unwrap_or(NOISE_PRIOR_SIGMA);
-        if !(sigma > 0.0 && sigma <= 2.0) {
-            return Err(format!(
-                "invalid noise_prior {sigma}: expected σ of ln(metric) above 0 and at most 2"
-            ));
-        }
-        let df = d.prior_df.unwrap_or(NOISE_PRIOR_DF);
-        if !(0.0..=1000.0).contains(&df) {
-            return Err(format!("invalid prior_df {df}: expected 0 to 1000"));
-        }
-        let noise_prior = NoisePrior { sigma, df };
         let mut clients: Vec<u32> = d.clients.iter().map(|c| c.get()).collect();
         clients.sort_unstable();
         clients.dedup();
@@ -491,7 +474,6 @@ impl TryFrom<GateDef> for GateSpec {
             clients,
             inconclusive: d.inconclusive,
             confidence,
-            noise_prior,
         })
     }
 }
@@ -517,8 +499,6 @@ impl From<GateSpec> for GateDef {
                 .collect(),
             inconclusive: g.inconclusive,
             confidence: (g.confidence != DEFAULT_CONFIDENCE).then_some(g.confidence),
-            noise_prior: (g.noise_prior.sigma != NOISE_PRIOR_SIGMA).then_some(g.noise_prior.sigma),
-            prior_df: (g.noise_prior.df != NOISE_PRIOR_DF).then_some(g.noise_prior.df),
         }
     }
 }

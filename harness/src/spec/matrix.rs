@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, YamlLocation};
 use crate::spec::gate::GateSpec;
+use crate::spec::judge::JudgeSpec;
 use crate::spec::locate::locate_key;
 use crate::spec::options::{FioOptions, IoEngine, JobName};
 use crate::spec::values::{ClientCount, NodeCount, Pattern, RuntimeName, TargetDir, Threads};
@@ -38,6 +39,9 @@ pub struct Matrix {
     /// Performance gates over this matrix's cells, one test each per client count (see `docs/gates.md`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<GateSpec>,
+    /// How gates and baselines are decided: threshold, false-alarm rate, blocks, budget.
+    #[serde(default)]
+    pub judge: JudgeSpec,
 }
 
 fn one_node() -> NodeCount {
@@ -72,7 +76,8 @@ pub struct Workload {
     /// Warm-up excluded from the numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramp: Option<FioDuration>,
-    /// How often each cell is measured.
+    /// Blocks (repetitions of each cell) measured before gates and baselines are decided; more
+    /// are added while a decision is unclear, up to `judge.max_blocks`.
     #[serde(default = "one")]
     pub repetitions: u32,
     /// Further fio options, from an allow-list (see the README).
@@ -569,6 +574,9 @@ impl Matrix {
         if self.workload.repetitions == 0 || self.workload.repetitions > 100 {
             return fail("repetitions", "expected repetitions from 1 to 100".into());
         }
+        if let Some(problem) = self.judge.problem() {
+            return fail("max_blocks", problem);
+        }
         if self.workload.iodepth == 0 || self.workload.iodepth > 4096 {
             return fail("iodepth", "expected iodepth from 1 to 4096".into());
         }
@@ -632,6 +640,7 @@ impl Matrix {
             nodes: NodeCount::try_from(nodes).map_err(Error::invalid("node count"))?,
             workload,
             gates: Vec::new(),
+            judge: JudgeSpec::default(),
         })
     }
 }

@@ -4,6 +4,7 @@
 pub mod cell;
 pub mod file;
 pub mod gate;
+pub mod judge;
 mod locate;
 pub mod matrix;
 pub mod options;
@@ -13,6 +14,7 @@ pub mod values;
 pub use cell::{Cell, CellId, spread};
 pub use file::{MatrixFile, json_schema};
 pub use gate::{Bound, BoundKind, Direction, GateSpec, Inconclusive, Metric};
+pub use judge::{JudgeSpec, Percent};
 pub use matrix::*;
 pub(crate) use options::check_value;
 pub use options::{FioOptions, IoEngine, JobName, check_option};

@@ -2,6 +2,9 @@
 //! ratio or a value with a noise prior pooled in (criterion's `stats`: a library the judge uses).
 
 pub mod changepoint;
+pub mod family;
+
+pub use family::{Estimate, holm, run_estimate};
 
 use serde::{Deserialize, Serialize};
 
