@@ -281,7 +281,9 @@ impl Runner {
         };
         let mut session = lock(&session);
         let result = session.extend_observed(cells, 1, &mut |event| {
-            if let CellEvent::Finished(record) = event {
+            if let CellEvent::Finished(record) = event
+                && record.status == Status::Failed
+            {
                 self.emit(&Event::CellFinished {
                     record,
                     took: std::time::Duration::ZERO,
@@ -405,11 +407,25 @@ impl Runner {
                 })
                 .sum();
             let budget = spec.budget.get().as_secs_f64();
-            if more.is_empty() || self.measured_for(matrix) + next > budget {
+            let used = self.measured_for(matrix);
+            if more.is_empty() || used + next > budget {
                 return Judged {
                     gates: reports.into_iter().collect(),
                 };
             }
+            let unclear = reports
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().ok())
+                .flat_map(|r| &r.rows)
+                .filter(|row| row.verdict() == Verdict::Inconclusive)
+                .count();
+            self.emit(&Event::BlockAdded {
+                unclear,
+                cells: more.len(),
+                block: more.iter().map(|c| blocks_of(c).0 + 1).max().unwrap_or(0),
+                used_s: used,
+                budget_s: budget,
+            });
             self.extend(matrix, &more);
         }
     }

@@ -3,11 +3,11 @@
 //!
 //! A row's data are its blocks: the log of the metric (absolute) or of the ratio to the reference
 //! measured in the same block (relative). The noise is what this run's blocks and the testbed's
-//! earlier runs show ([`run_estimate`]: within-run and between-run scatter). A row is *pass* when
-//! the data give no sign that it is worse than its bound by more than the threshold (p ≥ 1 −
-//! confidence), *inconclusive* when they do but not yet enough (or nothing estimates the noise),
-//! and *fail* only when the run-wide Holm correction over every gate row and baseline rejects
-//! "not worse" ([`GateReport::settle`]).
+//! earlier runs show ([`run_estimate`]: within-run and between-run scatter). A row *passes* when
+//! the data show it is not worse than its bound by more than the threshold ("worse" rejected
+//! one-sided at the gate's confidence), *fails* only when the run-wide Holm correction over
+//! every gate row and baseline rejects "not worse" ([`GateReport::settle`]), and is
+//! *inconclusive* otherwise (or when nothing estimates the noise): it earns more blocks.
 
 use serde::{Deserialize, Serialize};
 
@@ -156,7 +156,8 @@ fn worse_limit(direction: Direction, bound: f64, threshold: f64) -> f64 {
 }
 
 /// A row's provisional verdict (before the family's correction decides failures) and its
-/// p-value: pass without a sign of being worse, inconclusive otherwise.
+/// p-value: pass when the data show it is not worse (one-sided, at `confidence`), unclear
+/// otherwise.
 fn provisional(
     estimate: Option<&Estimate>,
     direction: Direction,
@@ -170,7 +171,8 @@ fn provisional(
         Direction::AtLeast => e.p_below(limit),
         Direction::AtMost => e.p_above(limit),
     };
-    let verdict = if p >= 1.0 - confidence {
+    // Pass needs evidence too: "worse" rejected at 1 − confidence (p ≥ confidence).
+    let verdict = if p >= confidence {
         Verdict::Pass
     } else {
         Verdict::Inconclusive

@@ -31,6 +31,19 @@ pub enum Event<'a> {
         /// Its report.
         report: &'a GateReport,
     },
+    /// Gate rows are unclear: their cells get another block.
+    BlockAdded {
+        /// Unclear rows.
+        unclear: usize,
+        /// Cells getting the block.
+        cells: usize,
+        /// The block's number (the most any of those cells will have).
+        block: usize,
+        /// Measuring time used so far and the run's budget, seconds.
+        used_s: f64,
+        /// The run's measuring budget, seconds.
+        budget_s: f64,
+    },
     /// A cell was compared with its baseline.
     BaselineChecked {
         /// The check's test name.
@@ -92,6 +105,16 @@ impl Console {
                     )),
                 }
             }
+            Event::BlockAdded {
+                unclear,
+                cells,
+                block,
+                used_s,
+                budget_s,
+            } => Some(format!(
+                "{unclear} gate row(s) unclear: block {block} for their {cells} cell(s) \
+                 ({used_s:.0} s of the {budget_s:.0} s measuring budget used)"
+            )),
             Event::GateDecided { trial, report } => {
                 Some(format!("{trial}: {}", report.verdict.as_str()))
             }

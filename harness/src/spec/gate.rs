@@ -361,8 +361,8 @@ struct GateDef {
     /// the test.
     #[serde(default)]
     inconclusive: Inconclusive,
-    /// Confidence level of the interval shown, from 0.5 to 0.999 (default 0.95); one minus it is
-    /// the p-value below which a row is suspicious and earns more blocks.
+    /// From 0.5 to 0.999 (default 0.95): a row passes when "worse" is rejected at this level;
+    /// also the level of the interval shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     confidence: Option<f64>,
 }
@@ -390,7 +390,7 @@ pub struct GateSpec {
     pub clients: Vec<u32>,
     /// What an inconclusive verdict does.
     pub inconclusive: Inconclusive,
-    /// Confidence level of the interval shown (one minus it: the p-value that earns more blocks).
+    /// A row passes when "worse" is rejected at this level; the level of the interval shown.
     pub confidence: f64,
 }
 

@@ -1,0 +1,211 @@
+//! How often would the gates fail an unchanged run, and how often do they catch a slowdown? Trials
+//! resampled from real runs of a matrix on this machine, judged exactly as `cargo test` judges.
+//!
+//! `cargo run --release -p iogate-harness --example gate_trials -- RESULTS [--matrix FILE]
+//! [--trials N] [--slow RUNTIME=FACTOR]`
+//!
+//! RESULTS is a results base (`$IOGATE_RESULTS`) holding runs of the matrix (default
+//! `matrices/smoke.yaml`) as it is written now (same hash). Each trial takes one run as "this
+//! run" (round robin), resamples its blocks with replacement (the same block indices for every
+//! cell, so pairs measured side by side stay paired), and the other runs (up to 10, newest
+//! first) as the testbed's history; then it decides every gate row of the matrix with the
+//! matrix's `judge` settings and Holm over all of them, as the runner does. `--slow runc=0.8`
+//! multiplies that runtime's bandwidth and IOPS in "this run" by 0.8 (and its latencies by
+//! 1/0.8): detection of a slowdown, on top of real noise.
+//!
+//! Prints each trial's outcome, then the rate of runs with a failed gate and of runs with an
+//! inconclusive one, with Clopper–Pearson 95 % intervals. Nothing is asserted: these are this
+//! machine's figures (docs/gates.md quotes them).
+
+use std::path::{Path, PathBuf};
+
+use iogate::judge::{GateReport, Past, Verdict, evaluate};
+use iogate::run::{CellRecord, Summary};
+use iogate::spec::MatrixFile;
+use iogate::stats::holm;
+use statrs::distribution::{Beta, ContinuousCDF};
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: gate_trials RESULTS [--matrix FILE] [--trials N] [--slow RUNTIME=FACTOR]"
+    );
+    std::process::exit(2)
+}
+
+/// A small deterministic generator (xorshift): trials are reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Clopper–Pearson interval of `k` successes in `n` trials.
+fn clopper_pearson(k: usize, n: usize) -> (f64, f64) {
+    let q = |a: f64, b: f64, p: f64| Beta::new(a, b).map_or(f64::NAN, |d| d.inverse_cdf(p));
+    let lo = if k == 0 { 0.0 } else { q(k as f64, (n - k + 1) as f64, 0.025) };
+    let hi = if k == n { 1.0 } else { q((k + 1) as f64, (n - k) as f64, 0.975) };
+    (lo, hi)
+}
+
+fn runs_of(results: &Path, matrix: &MatrixFile) -> Vec<(PathBuf, Summary)> {
+    let dir = results.join(matrix.matrix.name.as_str());
+    let mut runs: Vec<(PathBuf, Summary)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .filter_map(|p| Summary::load(&p.join("summary.json")).ok().map(|s| (p, s)))
+        .filter(|(_, s)| s.matrix_hash == matrix.hash && !s.cells.is_empty())
+        .collect();
+    runs.sort_by(|a, b| b.0.cmp(&a.0));
+    runs
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let results = PathBuf::from(args.next().unwrap_or_else(|| usage()));
+    let mut matrix_path = PathBuf::from("matrices/smoke.yaml");
+    let mut trials = 200usize;
+    let mut slow: Option<(String, f64)> = None;
+    while let Some(arg) = args.next() {
+        let value = args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--matrix" => matrix_path = PathBuf::from(value),
+            "--trials" => trials = value.parse().unwrap_or_else(|_| usage()),
+            "--slow" => {
+                let (runtime, factor) = value.split_once('=').unwrap_or_else(|| usage());
+                slow = Some((runtime.to_owned(), factor.parse().unwrap_or_else(|_| usage())));
+            }
+            _ => usage(),
+        }
+    }
+    let matrix = MatrixFile::load(&matrix_path).unwrap_or_else(|e| panic!("{e}"));
+    let m = &matrix.matrix;
+    let runs = runs_of(&results, &matrix);
+    if runs.len() < 2 {
+        eprintln!(
+            "need at least 2 runs of {} (this hash) under {}; found {}",
+            matrix_path.display(),
+            results.display(),
+            runs.len()
+        );
+        std::process::exit(1);
+    }
+    println!(
+        "{} runs of {} from {}; threshold {}, false alarms {} per run (Holm over every gate row){}",
+        runs.len(),
+        m.name,
+        results.display(),
+        m.judge.threshold,
+        m.judge.false_alarms,
+        slow.as_ref()
+            .map_or(String::new(), |(r, f)| format!("; {r} slowed to {f}×"))
+    );
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut failed, mut inconclusive) = (0usize, 0usize);
+    for trial in 0..trials {
+        let i = trial % runs.len();
+        let (dir, current) = &runs[i];
+        let blocks = current
+            .cells
+            .iter()
+            .filter(|c| !c.repetitions.is_empty())
+            .map(|c| c.repetitions.len())
+            .min()
+            .unwrap_or(0);
+        let picks: Vec<usize> = (0..blocks).map(|_| rng.below(blocks)).collect();
+        let records: Vec<CellRecord> = current
+            .cells
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                if !c.repetitions.is_empty() {
+                    c.repetitions = picks.iter().map(|&k| c.repetitions[k].clone()).collect();
+                }
+                if let Some((runtime, f)) = &slow
+                    && c.runtime == *runtime
+                {
+                    for r in &mut c.repetitions {
+                        r.bw_bytes *= f;
+                        r.iops *= f;
+                        for v in [&mut r.lat_ns.p50, &mut r.lat_ns.p90, &mut r.lat_ns.p99, &mut r.lat_ns.p99_9] {
+                            *v = (*v as f64 / f) as u64;
+                        }
+                    }
+                }
+                c
+            })
+            .collect();
+        let past = Past {
+            runs: runs
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .take(10)
+                .map(|(_, (_, s))| {
+                    s.cells
+                        .iter()
+                        .filter(|c| !c.repetitions.is_empty())
+                        .map(|c| (c.name.clone(), c.repetitions.clone()))
+                        .collect()
+                })
+                .collect(),
+        };
+        let mut reports: Vec<GateReport> = m
+            .gates
+            .iter()
+            .flat_map(|g| g.client_counts(m).into_iter().map(move |c| (g, c)))
+            .map(|(g, c)| evaluate(g, m, Some(c), &records, &past, m.judge.threshold.get()))
+            .collect();
+        let p: Vec<f64> = reports
+            .iter()
+            .flat_map(|r| r.p_values().into_iter().flatten())
+            .collect();
+        let mut rejected = holm(&p, m.judge.false_alarms.get()).into_iter();
+        for r in &mut reports {
+            let mine: Vec<bool> = r
+                .p_values()
+                .iter()
+                .map(|p| p.is_some() && rejected.next().unwrap_or(false))
+                .collect();
+            r.settle(&mine);
+        }
+        let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+        let (fails, unclear) = (count(Verdict::Fail), count(Verdict::Inconclusive));
+        failed += usize::from(fails > 0);
+        inconclusive += usize::from(unclear > 0);
+        let worst = reports
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .map(|r| r.gate.describe())
+            .collect::<Vec<_>>()
+            .join("; ");
+        println!(
+            "trial {:3}: run {} (k = {blocks}, {} earlier runs): {} gates pass, {fails} fail, {unclear} inconclusive{}",
+            trial + 1,
+            dir.file_name().unwrap_or_default().to_string_lossy(),
+            past.runs.len(),
+            count(Verdict::Pass),
+            if worst.is_empty() { String::new() } else { format!(" — FAIL: {worst}") }
+        );
+    }
+    let (lo, hi) = clopper_pearson(failed, trials);
+    println!(
+        "\nruns with a failed gate: {failed} of {trials} = {:.1} % (95 % CI {:.1}–{:.1} %)",
+        100.0 * failed as f64 / trials as f64,
+        100.0 * lo,
+        100.0 * hi
+    );
+    let (lo, hi) = clopper_pearson(inconclusive, trials);
+    println!(
+        "runs with an inconclusive gate (a warning): {inconclusive} of {trials} = {:.1} % (95 % CI {:.1}–{:.1} %)",
+        100.0 * inconclusive as f64 / trials as f64,
+        100.0 * lo,
+        100.0 * hi
+    );
+}
