@@ -2,13 +2,15 @@
 //! resampled from real runs of a matrix on this machine, judged exactly as `cargo test` judges.
 //!
 //! `cargo run --release -p iogate-harness --example gate_trials -- RESULTS [--matrix FILE]
-//! [--trials N] [--slow RUNTIME=FACTOR]`
+//! [--slow RUNTIME=FACTOR] [--resample N]`
 //!
-//! RESULTS is a results base (`$IOGATE_RESULTS`) holding runs of the matrix (default
-//! `matrices/smoke.yaml`) as it is written now (same hash). Each trial takes one run as "this
-//! run" (round robin), resamples its blocks with replacement (the same block indices for every
-//! cell, so pairs measured side by side stay paired), and the other runs (up to 10, newest
-//! first) as the testbed's history; then it decides every gate row of the matrix with the
+//! RESULTS is a results base (`$IOGATE_RESULTS`) holding finished runs of the matrix (default
+//! `matrices/smoke.yaml`) as it is written now (same hash). One trial per run, leave-one-out:
+//! the run is "this run" with its blocks as measured, the other runs (up to 10, newest first)
+//! are the testbed's history. `--resample N` runs N trials instead, each "this run" assembled
+//! group by group (a client count × pattern: every runtime's cell of it from one randomly chosen
+//! run, so cells measured side by side stay paired), the history being the runs not chosen: more
+//! trials than runs, at the price of assuming the groups independent; then it decides every gate row of the matrix with the
 //! matrix's `judge` settings and Holm over all of them, as the runner does. `--slow runc=0.8`
 //! multiplies that runtime's bandwidth and IOPS in "this run" by 0.8 (and its latencies by
 //! 1/0.8): detection of a slowdown, on top of real noise.
@@ -26,13 +28,11 @@ use iogate::stats::holm;
 use statrs::distribution::{Beta, ContinuousCDF};
 
 fn usage() -> ! {
-    eprintln!(
-        "usage: gate_trials RESULTS [--matrix FILE] [--trials N] [--slow RUNTIME=FACTOR]"
-    );
+    eprintln!("usage: gate_trials RESULTS [--matrix FILE] [--slow RUNTIME=FACTOR] [--resample N]");
     std::process::exit(2)
 }
 
-/// A small deterministic generator (xorshift): trials are reproducible.
+/// A small deterministic generator (xorshift): resampled trials are reproducible.
 struct Rng(u64);
 
 impl Rng {
@@ -47,8 +47,16 @@ impl Rng {
 /// Clopper–Pearson interval of `k` successes in `n` trials.
 fn clopper_pearson(k: usize, n: usize) -> (f64, f64) {
     let q = |a: f64, b: f64, p: f64| Beta::new(a, b).map_or(f64::NAN, |d| d.inverse_cdf(p));
-    let lo = if k == 0 { 0.0 } else { q(k as f64, (n - k + 1) as f64, 0.025) };
-    let hi = if k == n { 1.0 } else { q((k + 1) as f64, (n - k) as f64, 0.975) };
+    let lo = if k == 0 {
+        0.0
+    } else {
+        q(k as f64, (n - k + 1) as f64, 0.025)
+    };
+    let hi = if k == n {
+        1.0
+    } else {
+        q((k + 1) as f64, (n - k) as f64, 0.975)
+    };
     (lo, hi)
 }
 
@@ -58,7 +66,8 @@ fn runs_of(results: &Path, matrix: &MatrixFile) -> Vec<(PathBuf, Summary)> {
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.is_symlink())
+        // Finished runs only: the report is written when a run ends.
+        .filter(|p| p.is_dir() && !p.is_symlink() && p.join("report.md").exists())
         .filter_map(|p| Summary::load(&p.join("summary.json")).ok().map(|s| (p, s)))
         .filter(|(_, s)| s.matrix_hash == matrix.hash && !s.cells.is_empty())
         .collect();
@@ -70,16 +79,19 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let results = PathBuf::from(args.next().unwrap_or_else(|| usage()));
     let mut matrix_path = PathBuf::from("matrices/smoke.yaml");
-    let mut trials = 200usize;
     let mut slow: Option<(String, f64)> = None;
+    let mut resample = 0usize;
     while let Some(arg) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
         match arg.as_str() {
             "--matrix" => matrix_path = PathBuf::from(value),
-            "--trials" => trials = value.parse().unwrap_or_else(|_| usage()),
+            "--resample" => resample = value.parse().unwrap_or_else(|_| usage()),
             "--slow" => {
                 let (runtime, factor) = value.split_once('=').unwrap_or_else(|| usage());
-                slow = Some((runtime.to_owned(), factor.parse().unwrap_or_else(|_| usage())));
+                slow = Some((
+                    runtime.to_owned(),
+                    factor.parse().unwrap_or_else(|_| usage()),
+                ));
             }
             _ => usage(),
         }
@@ -106,46 +118,61 @@ fn main() {
         slow.as_ref()
             .map_or(String::new(), |(r, f)| format!("; {r} slowed to {f}×"))
     );
+    let trials = if resample > 0 { resample } else { runs.len() };
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut failed, mut inconclusive) = (0usize, 0usize);
     for trial in 0..trials {
-        let i = trial % runs.len();
-        let (dir, current) = &runs[i];
-        let blocks = current
-            .cells
+        // Which run each (clients, pattern) group of "this run" comes from.
+        let mut chosen: std::collections::BTreeMap<(u32, String), usize> = Default::default();
+        let mut pick = |c: &CellRecord| {
+            if resample == 0 {
+                return trial;
+            }
+            *chosen
+                .entry((c.clients, c.pattern.as_str().to_owned()))
+                .or_insert_with(|| rng.below(runs.len()))
+        };
+        let (dir, _) = &runs[trial % runs.len()];
+        let dir = if resample > 0 {
+            Path::new("(resampled)")
+        } else {
+            dir.as_path()
+        };
+        let names: Vec<&str> = runs[0].1.cells.iter().map(|c| c.name.as_str()).collect();
+        let mut used = std::collections::BTreeSet::new();
+        let mut blocks = 0;
+        let records: Vec<CellRecord> = names
             .iter()
-            .filter(|c| !c.repetitions.is_empty())
-            .map(|c| c.repetitions.len())
-            .min()
-            .unwrap_or(0);
-        let picks: Vec<usize> = (0..blocks).map(|_| rng.below(blocks)).collect();
-        let records: Vec<CellRecord> = current
-            .cells
-            .iter()
-            .map(|c| {
-                let mut c = c.clone();
-                if !c.repetitions.is_empty() {
-                    c.repetitions = picks.iter().map(|&k| c.repetitions[k].clone()).collect();
-                }
+            .filter_map(|name| {
+                let probe = runs[0].1.cells.iter().find(|c| c.name == *name)?;
+                let j = pick(probe);
+                used.insert(j);
+                let mut c = runs[j].1.cells.iter().find(|c| c.name == *name)?.clone();
+                blocks = blocks.max(c.repetitions.len());
                 if let Some((runtime, f)) = &slow
                     && c.runtime == *runtime
                 {
                     for r in &mut c.repetitions {
                         r.bw_bytes *= f;
                         r.iops *= f;
-                        for v in [&mut r.lat_ns.p50, &mut r.lat_ns.p90, &mut r.lat_ns.p99, &mut r.lat_ns.p99_9] {
+                        for v in [
+                            &mut r.lat_ns.p50,
+                            &mut r.lat_ns.p90,
+                            &mut r.lat_ns.p99,
+                            &mut r.lat_ns.p99_9,
+                        ] {
                             *v = (*v as f64 / f) as u64;
                         }
                     }
                 }
-                c
+                Some(c)
             })
             .collect();
         let past = Past {
             runs: runs
                 .iter()
                 .enumerate()
-                .filter(|(j, _)| *j != i)
+                .filter(|(j, _)| !used.contains(j))
                 .take(10)
                 .map(|(_, (_, s))| {
                     s.cells
@@ -186,12 +213,16 @@ fn main() {
             .collect::<Vec<_>>()
             .join("; ");
         println!(
-            "trial {:3}: run {} (k = {blocks}, {} earlier runs): {} gates pass, {fails} fail, {unclear} inconclusive{}",
+            "trial {:3}: run {} (k ≤ {blocks}, {} earlier runs): {} gates pass, {fails} fail, {unclear} inconclusive{}",
             trial + 1,
             dir.file_name().unwrap_or_default().to_string_lossy(),
             past.runs.len(),
             count(Verdict::Pass),
-            if worst.is_empty() { String::new() } else { format!(" — FAIL: {worst}") }
+            if worst.is_empty() {
+                String::new()
+            } else {
+                format!(" — FAIL: {worst}")
+            }
         );
     }
     let (lo, hi) = clopper_pearson(failed, trials);

@@ -116,7 +116,14 @@ fn decide(
     clients: Option<u32>,
     records: &[CellRecord],
 ) -> iogate::judge::GateReport {
-    let mut report = evaluate(gate, matrix, clients, records, &iogate::judge::Past::default(), 0.05);
+    let mut report = evaluate(
+        gate,
+        matrix,
+        clients,
+        records,
+        &iogate::judge::Past::default(),
+        0.05,
+    );
     report.settle_alone(0.01);
     report
 }
@@ -388,7 +395,10 @@ fn inconclusive_is_never_a_pass(#[case] policy: Inconclusive) {
         gate_table(&report)
     );
     let advice = noise_advice(&report).unwrap();
-    assert!(advice.contains("unclear when the budget was spent: k = 3"), "{advice}");
+    assert!(
+        advice.contains("unclear when the budget was spent: k = 3"),
+        "{advice}"
+    );
     assert!(advice.contains("judge.budget"), "{advice}");
     // What the test then does (fail, or ignore with the advice) follows the policy the report
     // carries; the table shows the verdict as a warning, never as a pass.

@@ -209,8 +209,7 @@ fn sample_gates(run: &Run) -> GatesFile {
             (gate.trial_name(matrix, 8), report)
         })
         .collect();
-    let file = GatesFile { gates };
-    file
+    GatesFile { gates }
 }
 
 #[test]

@@ -256,7 +256,11 @@ fn run_matrix(
         .matrix
         .gates
         .iter()
-        .flat_map(|g| g.client_counts(&file.matrix).into_iter().map(move |c| (g, c)))
+        .flat_map(|g| {
+            g.client_counts(&file.matrix)
+                .into_iter()
+                .map(move |c| (g, c))
+        })
         .filter(|(g, clients)| {
             let needs = g.cells(&file.matrix, Some(*clients));
             !needs.is_empty() && needs.iter().all(selected)

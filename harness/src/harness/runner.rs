@@ -339,8 +339,13 @@ impl Runner {
         let family = self.family_gates(matrix);
         let cells = self.family_cells(matrix);
         let first = self.records(matrix, &cells);
-        let dir = first.iter().find_map(|r| r.as_ref().ok().map(|m| m.dir.clone()));
-        let past = dir.as_deref().map(|d| past_runs(d, matrix)).unwrap_or_default();
+        let dir = first
+            .iter()
+            .find_map(|r| r.as_ref().ok().map(|m| m.dir.clone()));
+        let past = dir
+            .as_deref()
+            .map(|d| past_runs(d, matrix))
+            .unwrap_or_default();
         loop {
             let mut reports: Vec<(String, Result<GateReport, String>)> = Vec::new();
             for (trial, gate, clients) in &family {
@@ -355,7 +360,14 @@ impl Runner {
                 }
                 let report = match failed {
                     Some(e) => Err(e),
-                    None => Ok(evaluate(gate, m, Some(*clients), &records, &past, spec.threshold.get())),
+                    None => Ok(evaluate(
+                        gate,
+                        m,
+                        Some(*clients),
+                        &records,
+                        &past,
+                        spec.threshold.get(),
+                    )),
                 };
                 reports.push((trial.clone(), report));
             }
@@ -395,7 +407,12 @@ impl Runner {
             let blocks_of = |c: &Cell| {
                 lock(&self.records.state)
                     .get(&c.name)
-                    .and_then(|s| s.as_ref()?.as_ref().ok().map(|m| (m.record.repetitions.len(), m.record.duration_s)))
+                    .and_then(|s| {
+                        s.as_ref()?
+                            .as_ref()
+                            .ok()
+                            .map(|m| (m.record.repetitions.len(), m.record.duration_s))
+                    })
                     .unwrap_or((usize::MAX, 0.0))
             };
             more.retain(|c| blocks_of(c).0 < spec.max_blocks as usize);
@@ -447,11 +464,19 @@ impl Runner {
                 let cells = gate.cells(&matrix.matrix, Some(clients));
                 let mut records = Vec::new();
                 for result in self.records(matrix, &cells) {
-                    let measured = result.map_err(|e| format!("gate `{}`: {e}", gate.describe()))?;
+                    let measured =
+                        result.map_err(|e| format!("gate `{}`: {e}", gate.describe()))?;
                     records.push(measured.record);
                 }
                 let spec = matrix.matrix.judge;
-                let mut report = evaluate(gate, &matrix.matrix, Some(clients), &records, &Past::default(), spec.threshold.get());
+                let mut report = evaluate(
+                    gate,
+                    &matrix.matrix,
+                    Some(clients),
+                    &records,
+                    &Past::default(),
+                    spec.threshold.get(),
+                );
                 report.settle_alone(spec.false_alarms.get());
                 report
             }
@@ -545,15 +570,22 @@ impl Runner {
 fn past_runs(dir: &Path, matrix: &MatrixFile) -> Past {
     const LAST: usize = 10;
     let location = crate::history::default_location(dir);
-    let env: Option<crate::run::Environment> = std::fs::read_to_string(dir.join("environment.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+    let env: Option<crate::run::Environment> =
+        std::fs::read_to_string(dir.join("environment.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
     let Some(env) = env else {
         return Past::default();
     };
     let entry = crate::history::run_entry(&env, dir, crate::history::Testbed::default());
     let runs = crate::history::History::open(&location).and_then(|h| {
-        h.recent_repetitions(&entry.testbed, &entry.matrix, &matrix.hash, &entry.run_id, LAST)
+        h.recent_repetitions(
+            &entry.testbed,
+            &entry.matrix,
+            &matrix.hash,
+            &entry.run_id,
+            LAST,
+        )
     });
     match runs {
         Ok(runs) => Past { runs },

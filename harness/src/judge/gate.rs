@@ -111,7 +111,11 @@ fn logs(reps: &[Repetition], metric: Metric) -> Option<Vec<f64>> {
 }
 
 /// A row's blocks: log values (absolute) or log ratios of the blocks both sides have.
-fn blocks(subject: &[Repetition], reference: Option<&[Repetition]>, metric: Metric) -> Option<Vec<f64>> {
+fn blocks(
+    subject: &[Repetition],
+    reference: Option<&[Repetition]>,
+    metric: Metric,
+) -> Option<Vec<f64>> {
     let a = logs(subject, metric)?;
     match reference {
         None => Some(a),
@@ -122,18 +126,18 @@ fn blocks(subject: &[Repetition], reference: Option<&[Repetition]>, metric: Metr
     }
 }
 
+/// Why a row has no numbers: the reason, and whether its cell was skipped (not failed).
+type Missing = (String, bool);
+
 fn lookup<'a>(
     records: &'a [CellRecord],
     name: &str,
-) -> std::result::Result<&'a CellRecord, RowResult> {
+) -> std::result::Result<&'a CellRecord, Missing> {
     match records.iter().rev().find(|r| r.name == name) {
-        None => Err(RowResult::Missing {
-            reason: format!("cell {name} has not run"),
-            skipped: false,
-        }),
+        None => Err((format!("cell {name} has not run"), false)),
         Some(r) if r.status == Status::Passed && !r.repetitions.is_empty() => Ok(r),
-        Some(r) => Err(RowResult::Missing {
-            reason: format!(
+        Some(r) => Err((
+            format!(
                 "cell {name} {}: {}",
                 match r.status {
                     Status::Skipped => "was skipped",
@@ -141,8 +145,8 @@ fn lookup<'a>(
                 },
                 r.reason.as_deref().unwrap_or("no repetitions")
             ),
-            skipped: r.status == Status::Skipped,
-        }),
+            r.status == Status::Skipped,
+        )),
     }
 }
 
@@ -207,9 +211,11 @@ pub fn evaluate(
                 Some(name) => Some(lookup(records, name)?),
                 None => None,
             };
-            let missing = || RowResult::Missing {
-                reason: format!("{} is zero or missing in a repetition", gate.metric),
-                skipped: false,
+            let missing = || {
+                (
+                    format!("{} is zero or missing in a repetition", gate.metric),
+                    false,
+                )
             };
             let now = blocks(
                 &subject.repetitions,
@@ -273,7 +279,7 @@ pub fn evaluate(
                 verdict,
             })
         })()
-        .unwrap_or_else(|missing| missing);
+        .unwrap_or_else(|(reason, skipped)| RowResult::Missing { reason, skipped });
         rows.push(Row {
             pattern: planned.pattern,
             clients: planned.clients,
@@ -319,7 +325,11 @@ impl GateReport {
     /// Settles the gate as a family of its own: Holm over its rows at `false_alarms` (for a gate
     /// decided outside a run's family).
     pub fn settle_alone(&mut self, false_alarms: f64) {
-        let p: Vec<f64> = self.p_values().into_iter().map(|p| p.unwrap_or(1.0)).collect();
+        let p: Vec<f64> = self
+            .p_values()
+            .into_iter()
+            .map(|p| p.unwrap_or(1.0))
+            .collect();
         self.settle(&crate::stats::holm(&p, false_alarms));
     }
 

@@ -199,8 +199,8 @@ impl Session {
                 self.runs.insert(cell.name.clone(), run);
             }
             let run = self.runs.get_mut(&cell.name).expect("inserted above");
-            let measurable = run.record.reason.is_none()
-                && (run.record.status == Status::Passed || !run.done);
+            let measurable =
+                run.record.reason.is_none() && (run.record.status == Status::Passed || !run.done);
             if measurable {
                 run.done = false;
                 goal.insert(
@@ -214,8 +214,9 @@ impl Session {
                 .iter()
                 .copied()
                 .filter(|c| {
-                    goal.get(&c.name)
-                        .is_some_and(|g| !self.runs[&c.name].done && self.runs[&c.name].record.repetitions.len() < *g)
+                    goal.get(&c.name).is_some_and(|g| {
+                        !self.runs[&c.name].done && self.runs[&c.name].record.repetitions.len() < *g
+                    })
                 })
                 .collect();
             if order.is_empty() {

@@ -42,8 +42,9 @@ impl Estimate {
         if !(self.se.is_finite() && self.df > 0.0) {
             return (f64::NEG_INFINITY, f64::INFINITY);
         }
-        let q = StudentsT::new(0.0, 1.0, self.df)
-            .map_or(f64::INFINITY, |d| d.inverse_cdf(1.0 - (1.0 - confidence) / 2.0));
+        let q = StudentsT::new(0.0, 1.0, self.df).map_or(f64::INFINITY, |d| {
+            d.inverse_cdf(1.0 - (1.0 - confidence) / 2.0)
+        });
         (self.estimate - q * self.se, self.estimate + q * self.se)
     }
 }
@@ -86,7 +87,11 @@ fn sum_sq(x: &[f64]) -> f64 {
 /// decide (σ_b unknown, taken as 0); `None` when nothing estimates the noise (one block, no
 /// history).
 pub fn run_estimate(blocks: &[f64], history: &[Vec<f64>]) -> Option<Estimate> {
-    if blocks.is_empty() || blocks.iter().chain(history.iter().flatten()).any(|v| !v.is_finite())
+    if blocks.is_empty()
+        || blocks
+            .iter()
+            .chain(history.iter().flatten())
+            .any(|v| !v.is_finite())
     {
         return None;
     }
@@ -103,7 +108,12 @@ pub fn run_estimate(blocks: &[f64], history: &[Vec<f64>]) -> Option<Estimate> {
     let between = (past.len() >= 2).then(|| {
         let means: Vec<f64> = past.iter().map(|r| mean(r)).collect();
         let var = sum_sq(&means) / (means.len() - 1) as f64;
-        let inv_k = mean(&past.iter().map(|r| 1.0 / r.len() as f64).collect::<Vec<_>>());
+        let inv_k = mean(
+            &past
+                .iter()
+                .map(|r| 1.0 / r.len() as f64)
+                .collect::<Vec<_>>(),
+        );
         // What the blocks of a past run explain of its mean's scatter is not between-run noise.
         let var_b = (var - within.unwrap_or(0.0) * inv_k).max(0.0);
         (var_b, (means.len() - 1) as f64)
@@ -120,7 +130,11 @@ pub fn run_estimate(blocks: &[f64], history: &[Vec<f64>]) -> Option<Estimate> {
     } else {
         let term = |v: f64, df: f64| if v > 0.0 && df > 0.0 { v * v / df } else { 0.0 };
         let denom = term(vb, df_b) + term(vw, df_w);
-        if denom > 0.0 { var * var / denom } else { df_w.max(df_b) }
+        if denom > 0.0 {
+            var * var / denom
+        } else {
+            df_w.max(df_b)
+        }
     };
     Some(Estimate {
         estimate,
@@ -183,7 +197,12 @@ mod tests {
     #[test]
     fn run_estimate_adds_the_between_run_scatter_history_shows() {
         // Blocks agree within runs, run means differ by ±0.1: the between-run part dominates.
-        let history = vec![vec![0.1, 0.1], vec![-0.1, -0.1], vec![0.1, 0.1], vec![-0.1, -0.1]];
+        let history = vec![
+            vec![0.1, 0.1],
+            vec![-0.1, -0.1],
+            vec![0.1, 0.1],
+            vec![-0.1, -0.1],
+        ];
         let e = run_estimate(&[0.0, 0.0], &history).unwrap();
         let var_means: f64 = 4.0 * 0.01 / 3.0;
         assert!((e.se - var_means.sqrt()).abs() < 1e-9, "{e:?}");
