@@ -1,31 +1,117 @@
 //! Fidelity and fixed overhead of the host fixture.
 //!
-//! Runs the same randread job alternately as a host cell (fio servers in a network namespace,
-//! driven by `fio --client`) and as plain `fio`, and prints the bandwidth ratio per pair and its
-//! median (goal ≥ 0.98), then the fixed overhead per cell: the cell's wall time minus the wall
-//! time of plain fio running the same job (goal ≤ 1 s), split into what fio's own client/server
-//! mode costs (a bare `fio --client` against a waiting loopback server) and what the harness adds.
+//! Each round runs the same page-cache randread job three ways, in an order that rotates every
+//! round: (a) as a host cell (fio servers in a network namespace, driven by `fio --client`),
+//! (b) as bare fio client/server (a `fio --server` on loopback, started once by this example,
+//! and `fio --client` with the job file the harness rendered), (c) as plain `fio`. It prints the
+//! three bandwidths per round, then the median and range of harness ÷ bare client/server (goal
+//! ≈ 1.00: the harness adds nothing), harness ÷ plain and bare client/server ÷ plain (fio's own
+//! client/server mode). Then the fixed overhead per cell: the cell's wall time minus that of
+//! plain fio (goal ≤ 1 s), split into fio's client/server mode (the bare client's wall time) and
+//! what the harness adds.
 //!
-//! `cargo run --release -p iogate-harness --example host_fidelity [PAIRS]`
+//! `cargo run --release -p iogate-harness --example host_fidelity [ROUNDS]`
 
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
+use iogate::fio::client::ServerAddr;
 use iogate::run::Session;
 use iogate::spec::MatrixFile;
+use iogate::sys::lock::MachineLock;
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The harness's lock around cells: the two fio runs outside the harness take it too, so
+/// concurrent iogate cells disturb all three variants alike.
+const CELL_LOCK: &str = "iogate-cells.lock";
+
+/// A `fio --server` on loopback, killed when dropped (also on panic).
+struct LoopbackServer {
+    child: Child,
+    addr: ServerAddr,
+}
+
+impl LoopbackServer {
+    fn start(log: &Path) -> LoopbackServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = ServerAddr::Ip {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new("fio")
+            .arg(format!("--server={}", addr.fio_arg()))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let server = LoopbackServer { child, addr };
+        server.addr.wait_ready(Duration::from_secs(5)).unwrap();
+        server
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes the example's directory when dropped (also on panic).
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Variant {
+    Harness,
+    ClientServer,
+    Plain,
+}
+
+const VARIANTS: [Variant; 3] = [Variant::Harness, Variant::ClientServer, Variant::Plain];
+
+/// Bandwidth (bytes/s) and wall time (s) of one run.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    bw: f64,
+    wall: f64,
+}
+
+/// Median and range.
+fn summary(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (median, v[0], v[n - 1])
+}
+
+fn print_ratio(what: &str, ratios: Vec<f64>, goal: &str) {
+    let (median, lo, hi) = summary(ratios);
+    println!("{what:<36} median {median:.3}  range {lo:.3}–{hi:.3}  {goal}");
 }
 
 fn main() {
-    let pairs: usize = std::env::args()
+    let rounds: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(5);
-    let work = std::env::temp_dir().join(format!("iogate-fidelity-{}", std::process::id()));
-    let target = work.join("target");
+    let work =
+        WorkDir(std::env::temp_dir().join(format!("iogate-fidelity-{}", std::process::id())));
+    let target = work.0.join("target");
     let text = format!(
         "name: fidelity
 target: {}
@@ -40,111 +126,139 @@ workload:
   size: 128m
   runtime: 3s
   ramp: 1s
+  options: {{ invalidate: 0, pre_read: 1 }}
 ",
         target.display()
     );
-    std::fs::create_dir_all(&work).unwrap();
-    let path = work.join("fidelity.yaml");
+    std::fs::create_dir_all(&work.0).unwrap();
+    let path = work.0.join("fidelity.yaml");
     std::fs::write(&path, text).unwrap();
     let file = MatrixFile::load(&path).unwrap();
     let cell = file.cells().remove(0);
-    let mut session = Session::open_in(&work.join("results"), "fidelity", file.clone()).unwrap();
+    let mut session = Session::open_in(&work.0.join("results"), "fidelity", file.clone()).unwrap();
     // Lay the files out once, outside the measurement.
     let warm = session.run_cell(&cell).unwrap();
     assert!(warm.bw_bytes.is_some(), "{:?}", warm.reason);
 
-    let job = work.join("plain.fio");
-    let text = iogate::fio::job::render(
-        &iogate::fixture::host_driven::job_spec(&cell),
-        &cell.client_dir(0).display().to_string(),
-    )
-    .unwrap();
-    std::fs::write(&job, text).unwrap();
+    // The job file the harness ran, from its cell directory.
+    let raw = session.dir().join(&warm.raw[0]);
+    let job = work.0.join("job.fio");
+    std::fs::copy(raw.with_file_name("client0.fio"), &job).unwrap();
 
-    let (mut ratios, mut overheads, mut harness_only) = (Vec::new(), Vec::new(), Vec::new());
+    let server = LoopbackServer::start(&work.0.join("server.log"));
+    let threads = cell.workload.threads.get();
+
+    let mut table = Vec::new();
     println!(
-        "pair  harness MiB/s  plain MiB/s  ratio  cell s  plain fio s  bare client/server s  overhead s"
+        "round  order  harness MiB/s  client/server MiB/s  plain MiB/s  cell s  client/server s  plain fio s"
     );
-    for i in 0..pairs {
-        let started = Instant::now();
-        let record = session.run_cell(&cell).unwrap();
-        let wall = started.elapsed().as_secs_f64();
-        let harness_bw = record
-            .bw_bytes
-            .unwrap_or_else(|| panic!("{:?}", record.reason));
-        let plain_started = Instant::now();
-        let plain_bw = plain_fio(&job, &work.join("plain.json"));
-        let plain_wall = plain_started.elapsed().as_secs_f64();
-        let cs_wall = bare_client_server(&job, &work.join("cs.json"));
-        let ratio = harness_bw / plain_bw;
-        ratios.push(ratio);
-        overheads.push(wall - plain_wall);
-        harness_only.push(wall - cs_wall);
+    for i in 0..rounds {
+        let mut runs = [Run::default(); 3];
+        let order: Vec<usize> = (0..3).map(|k| (i + k) % 3).collect();
+        for &v in &order {
+            runs[v] = match VARIANTS[v] {
+                Variant::Harness => {
+                    let started = Instant::now();
+                    let record = session.run_cell(&cell).unwrap();
+                    let wall = started.elapsed().as_secs_f64();
+                    let bw = record
+                        .bw_bytes
+                        .unwrap_or_else(|| panic!("{:?}", record.reason));
+                    Run { bw, wall }
+                }
+                Variant::ClientServer => {
+                    let _lock = MachineLock::acquire(CELL_LOCK).unwrap();
+                    client_server(&server.addr, &job, &work.0.join("cs.json"), threads)
+                }
+                Variant::Plain => {
+                    let _lock = MachineLock::acquire(CELL_LOCK).unwrap();
+                    plain_fio(&job, &work.0.join("plain.json"))
+                }
+            };
+        }
+        let [h, cs, p] = runs;
+        let order: String = order.iter().map(|&v| ['H', 'C', 'P'][v]).collect();
         println!(
-            "{i:>4}  {:>13.1}  {:>11.1}  {ratio:>5.3}  {wall:>6.2}  {plain_wall:>11.2}  {cs_wall:>20.2}  {:>10.2}",
-            harness_bw / 1048576.0,
-            plain_bw / 1048576.0,
-            wall - plain_wall
+            "{i:>5}  {order:>5}  {:>13.1}  {:>19.1}  {:>11.1}  {:>6.2}  {:>15.2}  {:>11.2}",
+            h.bw / 1048576.0,
+            cs.bw / 1048576.0,
+            p.bw / 1048576.0,
+            h.wall,
+            cs.wall,
+            p.wall
         );
+        table.push(runs);
     }
+    drop(server);
+
+    let ratios = |a: usize, b: usize| table.iter().map(|r| r[a].bw / r[b].bw).collect();
     println!(
-        "median bandwidth ratio harness/plain: {:.3} (goal >= 0.98)",
-        median(ratios)
+        "bandwidth ratios over {rounds} rounds (H harness, C bare client/server, P plain fio):"
     );
+    print_ratio(
+        "harness / bare client/server",
+        ratios(0, 1),
+        "(goal ≈ 1.00)",
+    );
+    print_ratio("harness / plain fio", ratios(0, 2), "");
+    print_ratio(
+        "bare client/server / plain fio",
+        ratios(1, 2),
+        "(fio's client/server mode)",
+    );
+
+    let (overhead, lo, hi) = summary(table.iter().map(|r| r[0].wall - r[2].wall).collect());
     println!(
-        "median fixed overhead per cell: {:.2} s (goal <= 1 s; namespace setup, server start, \
-         client/server handshake, result persistence)",
-        median(overheads)
+        "fixed overhead per cell over plain fio: median {overhead:.2} s, range {lo:.2}–{hi:.2} s \
+         (goal <= 1 s; namespace setup, server start, client/server handshake, result persistence)"
     );
+    let (harness_only, lo, hi) = summary(table.iter().map(|r| r[0].wall - r[1].wall).collect());
     println!(
-        "  of which the harness (namespaces, servers, persistence): {:.2} s; the rest is fio's client/server mode",
-        median(harness_only)
+        "  of which the harness (namespaces, servers, persistence): median {harness_only:.2} s, \
+         range {lo:.2}–{hi:.2} s; the rest is fio's client/server mode"
     );
-    let _ = std::fs::remove_dir_all(&work);
 }
 
-/// Wall time of `fio --client` against a loopback `fio --server` that is already listening.
-fn bare_client_server(job: &Path, out: &Path) -> f64 {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = std::process::Command::new("fio")
-        .arg(format!("--server=ip:127.0.0.1,{port}"))
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = iogate::fio::client::ServerAddr::Ip {
-        host: "127.0.0.1".into(),
-        port,
-    };
-    addr.wait_ready(std::time::Duration::from_secs(5)).unwrap();
+/// `fio --client` against the waiting loopback server: summed read bandwidth of the client's
+/// jobs, and the client's wall time.
+fn client_server(addr: &ServerAddr, job: &Path, out: &Path, threads: u32) -> Run {
     let started = Instant::now();
-    let status = std::process::Command::new("fio")
+    let status = Command::new("fio")
         .arg("--output-format=json+")
         .arg(format!("--output={}", out.display()))
         .arg(format!("--client={}", addr.fio_arg()))
         .arg(job)
-        .stdout(std::process::Stdio::null())
+        .stdout(Stdio::null())
         .status()
         .unwrap();
     let wall = started.elapsed().as_secs_f64();
-    let _ = server.kill();
-    let _ = server.wait();
     assert!(status.success());
-    wall
+    let parsed = iogate::fio::output::parse_file(out).unwrap();
+    iogate::fio::output::check_every_client_reported(&parsed, std::slice::from_ref(addr), threads)
+        .unwrap();
+    Run {
+        bw: read_bw(&parsed),
+        wall,
+    }
 }
 
-/// Runs plain fio on the job file and returns the summed read bandwidth in bytes/s.
-fn plain_fio(job: &Path, out: &Path) -> f64 {
-    let status = std::process::Command::new("fio")
+/// Plain fio on the job file: summed read bandwidth and wall time.
+fn plain_fio(job: &Path, out: &Path) -> Run {
+    let started = Instant::now();
+    let status = Command::new("fio")
         .arg("--output-format=json+")
         .arg(format!("--output={}", out.display()))
         .arg(job)
         .status()
         .unwrap();
+    let wall = started.elapsed().as_secs_f64();
     assert!(status.success());
-    let parsed = iogate::fio::output::parse_file(out).unwrap();
-    parsed.jobs.iter().map(|j| j.read.bw_bytes as f64).sum()
+    Run {
+        bw: read_bw(&iogate::fio::output::parse_file(out).unwrap()),
+        wall,
+    }
+}
+
+fn read_bw(output: &iogate::fio::output::FioOutput) -> f64 {
+    output.jobs.iter().map(|j| j.read.bw_bytes as f64).sum()
 }
