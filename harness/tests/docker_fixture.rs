@@ -247,10 +247,7 @@ fn runsc_cell_runs() {
 #[test]
 fn unknown_handler_lists_the_registered_ones() {
     let _engine = engine();
-    let mut fixture = DockerFixture::new(DockerRuntime {
-        handler: "nosuch".into(),
-        image: None,
-    });
+    let mut fixture = DockerFixture::new(DockerRuntime::new("nosuch"));
     let err = fixture
         .preflight()
         .expect_err("nosuch is not registered")
@@ -274,10 +271,7 @@ fn unreachable_engine_child() {
     if std::env::var_os("IOGATE_DOCKER_CHILD").is_none() {
         return;
     }
-    let mut fixture = DockerFixture::new(DockerRuntime {
-        handler: "runc".into(),
-        image: None,
-    });
+    let mut fixture = DockerFixture::new(DockerRuntime::new("runc"));
     let err = fixture.preflight().expect_err("no engine there");
     println!("PREFLIGHT-ERROR: {err}");
     let err = err.to_string();
@@ -406,10 +400,7 @@ fn sweep_removes_a_created_container() {
         docker_cli(&["inspect", "-f", "{{.State.Status}}", &id]).trim(),
         "created"
     );
-    let mut fixture = DockerFixture::new(DockerRuntime {
-        handler: "runc".into(),
-        image: None,
-    });
+    let mut fixture = DockerFixture::new(DockerRuntime::new("runc"));
     fixture.sweep().expect("sweep");
     let left = docker_cli(&[
         "ps",
@@ -443,10 +434,7 @@ fn sweep_spares_containers_of_live_runs() {
         &image,
     ]);
     let id = id.trim().to_owned();
-    let mut fixture = DockerFixture::new(DockerRuntime {
-        handler: "runc".into(),
-        image: None,
-    });
+    let mut fixture = DockerFixture::new(DockerRuntime::new("runc"));
     let swept = fixture.sweep();
     let status = docker_cli(&["inspect", "-f", "{{.State.Status}}", &id]);
     docker_cli(&["rm", "-f", &id]);
@@ -473,10 +461,7 @@ fn sweep_kills_stray_runsc_processes() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    let mut fixture = DockerFixture::new(DockerRuntime {
-        handler: "runc".into(),
-        image: None,
-    });
+    let mut fixture = DockerFixture::new(DockerRuntime::new("runc"));
     let swept = fixture.sweep();
     let deadline = Instant::now() + Duration::from_secs(5);
     let status = loop {

@@ -38,6 +38,28 @@ workload:
     )
 }
 
+/// Where an option is written: the workload's `options` (line 13) or a runtime's (line 10).
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Workload,
+    Runtime,
+}
+
+/// A matrix with `option` in the workload's options or in the options of a second runtime, and
+/// the line the option is on.
+fn matrix_with_option(place: Place, option: &str) -> (String, u64) {
+    match place {
+        Place::Workload => (matrix("evil", &format!("  options:\n    {option}\n")), 13),
+        Place::Runtime => (
+            matrix("evil", "").replace(
+                "    host: {}\n",
+                &format!("    host: {{}}\n  - name: other\n    host: {{}}\n    options:\n      {option}\n"),
+            ),
+            10,
+        ),
+    }
+}
+
 fn rejection(text: &str) -> (u64, String) {
     match MatrixFile::parse(Path::new("evil.yaml"), text) {
         Err(Error::Matrix { location, message }) => {
@@ -83,10 +105,22 @@ fn rejection(text: &str) -> (u64, String) {
 #[case::directory_dotdot("directory: ../other-runtime", "outside the target")]
 #[case::unknown_option("stonewall: 1", "not on the allow-list")]
 #[case::typed_field_as_option("numjobs: 64", "set by the harness")]
-fn unsafe_fio_options_are_rejected_with_their_line(#[case] option: &str, #[case] expected: &str) {
-    let text = matrix("evil", &format!("  options:\n    {option}\n"));
+#[case::thinktime_spin("thinktime_spin: 3us", "hangs")]
+#[case::thinktime_without_unit("thinktime: 200", "with a unit")]
+#[case::thinktime_iotime_without_unit("thinktime_iotime: 1", "with a unit")]
+#[case::thinktime_in_hours("thinktime: 1h", "with a unit")]
+#[case::thinktime_zero("thinktime: 0ms", "out of range")]
+#[case::thinktime_over_an_hour("thinktime: 3601s", "out of range")]
+#[case::thinktime_iotime_alone("thinktime_iotime: 800ms", "does nothing without `thinktime`")]
+#[case::thinktime_blocks_alone("thinktime_blocks: 8", "does nothing without `thinktime`")]
+fn unsafe_fio_options_are_rejected_with_their_line(
+    #[case] option: &str,
+    #[case] expected: &str,
+    #[values(Place::Workload, Place::Runtime)] place: Place,
+) {
+    let (text, option_line) = matrix_with_option(place, option);
     let (line, message) = rejection(&text);
-    assert_eq!(line, 13, "the offending option's line: {message}");
+    assert_eq!(line, option_line, "the offending option's line: {message}");
     assert!(
         message.contains(expected),
         "{message:?} should say {expected:?}"
@@ -180,4 +214,52 @@ fn options_added_from_rust_get_the_same_checks() {
     assert!(options.insert("rate", "1m").is_ok());
     assert!(options.insert("exec_prerun", "id").is_err());
     assert!(check_option("rate", "1m\nexec_prerun=id").is_err());
+}
+
+#[test]
+fn time_options_with_units_are_accepted_in_workload_and_runtime() {
+    for options in [
+        "{ thinktime: 200ms, thinktime_iotime: 800ms }",
+        "{ thinktime: 50us, thinktime_blocks: 16 }",
+        "{ thinktime: 1s, thinktime_iotime: 3600s }",
+    ] {
+        let in_workload = matrix("ok", &format!("  options: {options}\n"));
+        let in_runtime = matrix("ok", "").replace(
+            "    host: {}\n",
+            &format!("    host: {{}}\n  - name: other\n    host: {{}}\n    options: {options}\n"),
+        );
+        for text in [in_workload, in_runtime] {
+            MatrixFile::parse(Path::new("ok.yaml"), &text)
+                .unwrap_or_else(|e| panic!("{options}: {e}\n{text}"));
+        }
+    }
+}
+
+#[test]
+fn overridden_runtime_renders_the_merged_options() {
+    let text = matrix("smoke", "  options: { invalidate: 0, rate: 10m }\n").replace(
+        "    host: {}\n",
+        "    host: {}\n  - name: slowed\n    host: {}\n    options: { rate: 5m, thinktime: 200ms, thinktime_iotime: 800ms }\n",
+    );
+    let file = MatrixFile::parse(Path::new("ok.yaml"), &text).unwrap();
+    let cells = file.cells();
+    let slowed = cells
+        .iter()
+        .find(|c| c.runtime.name.as_str() == "slowed")
+        .unwrap();
+    let job = render(
+        &job_spec(slowed),
+        &slowed.client_dir(0).display().to_string(),
+    )
+    .unwrap();
+    insta::assert_snapshot!(job);
+    let host = cells
+        .iter()
+        .find(|c| c.runtime.name.as_str() == "host")
+        .unwrap();
+    let unslowed = render(&job_spec(host), "/data").unwrap();
+    assert!(
+        unslowed.contains("rate=10m\n") && !unslowed.contains("thinktime"),
+        "{unslowed}"
+    );
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use iogate::Error;
-use iogate::spec::{MatrixFile, spread};
+use iogate::spec::{MatrixFile, RuntimeKind, spread};
 use rstest::rstest;
 
 fn repo() -> PathBuf {
@@ -106,6 +106,41 @@ fn base_matrix_expands_runtime_major() {
 #[case::bad_runtime_name("name: runc", "name: RunC", 8, "[a-z0-9-]")]
 #[case::duration_without_unit("size: 1m", "size: 1m\n  runtime: 3", 15, "expected a duration")]
 #[case::block_larger_than_size("bs: 64k", "bs: 2m", 13, "larger than size")]
+#[case::zero_cpus("handler: runc", "handler: runc\n      cpus: 0", 11, "out of range")]
+#[case::negative_cpus("handler: runc", "handler: runc\n      cpus: -1", 11, "out of range")]
+#[case::too_many_cpus("handler: runc", "handler: runc\n      cpus: 1025", 11, "out of range")]
+#[case::cpus_with_three_decimals(
+    "handler: runc",
+    "handler: runc\n      cpus: 0.125",
+    11,
+    "at most two decimals"
+)]
+#[case::cpus_as_words("handler: runc", "handler: runc\n      cpus: half", 11, "invalid cpus")]
+#[case::memory_below_docker_minimum(
+    "handler: runc",
+    "handler: runc\n      memory: 4MiB",
+    11,
+    "at least 6MiB"
+)]
+#[case::memory_in_parsecs(
+    "handler: runc",
+    "handler: runc\n      memory: 1 parsec",
+    11,
+    "invalid size"
+)]
+#[case::limits_on_a_host_runtime("host: {}", "host: { cpus: 1 }", 7, "unknown field `cpus`")]
+#[case::runtime_option_off_the_allow_list(
+    "host: {}",
+    "host: {}\n    options: { stonewall: 1 }",
+    8,
+    "not on the allow-list"
+)]
+#[case::runtime_options_not_a_map(
+    "host: {}",
+    "host: {}\n    options: [rate]",
+    8,
+    "expected mapping"
+)]
 fn bad_values_name_file_line_and_expectation(
     #[case] from: &str,
     #[case] to: &str,
@@ -212,4 +247,109 @@ fn matrix_hash_changes_with_the_file() {
     let b = parse(&BASE.replace("size: 1m", "size: 2m")).unwrap();
     assert_ne!(a.hash, b.hash);
     assert_eq!(a.hash.len(), 64);
+}
+
+const OVERRIDES: &str = "\
+name: t
+target: /var/tmp/iogate-test
+clients: [1]
+runtimes:
+  - name: host
+    host: {}
+  - name: slowed
+    host: {}
+    options: { rate: 5m, thinktime: 200ms, thinktime_iotime: 800ms }
+  - name: runc-limited
+    docker: { handler: runc, cpus: 0.5, memory: 512MiB }
+    options: { invalidate: 1 }
+workload:
+  patterns: [read, randread]
+  bs: 64k
+  size: 1m
+  options: { invalidate: 0, rate: 10m }
+";
+
+fn options_of(m: &MatrixFile, runtime: &str) -> Vec<(String, String)> {
+    let cells: Vec<_> = m
+        .cells()
+        .into_iter()
+        .filter(|c| c.runtime.name.as_str() == runtime)
+        .collect();
+    assert!(!cells.is_empty(), "no cells of {runtime}");
+    let first: Vec<(String, String)> = cells[0]
+        .workload
+        .options
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    for c in &cells {
+        assert_eq!(c.workload.options, cells[0].workload.options, "{}", c.name);
+    }
+    first
+}
+
+#[test]
+fn runtime_options_win_over_the_workload_for_that_runtime_only() {
+    let m = parse(OVERRIDES).unwrap();
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+    };
+    assert_eq!(
+        options_of(&m, "host"),
+        pairs(&[("invalidate", "0"), ("rate", "10m")])
+    );
+    assert_eq!(
+        options_of(&m, "slowed"),
+        pairs(&[
+            ("invalidate", "0"),
+            ("rate", "5m"),
+            ("thinktime", "200ms"),
+            ("thinktime_iotime", "800ms"),
+        ])
+    );
+    assert_eq!(
+        options_of(&m, "runc-limited"),
+        pairs(&[("invalidate", "1"), ("rate", "10m")])
+    );
+}
+
+#[test]
+fn docker_limits_are_read_and_survive_a_round_trip() {
+    let m = parse(OVERRIDES).unwrap();
+    let limits = |m: &MatrixFile| {
+        let runc = m
+            .matrix
+            .runtimes
+            .iter()
+            .find(|r| r.name.as_str() == "runc-limited")
+            .unwrap();
+        match &runc.kind {
+            RuntimeKind::Docker(d) => (
+                d.cpus.map(|c| c.nano_cpus()),
+                d.memory.map(|m| m.size().bytes()),
+                runc.options.clone(),
+            ),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(limits(&m).0, Some(500_000_000));
+    assert_eq!(limits(&m).1, Some(512 << 20));
+    let again = MatrixFile::from_matrix(&m.matrix).unwrap();
+    assert_eq!(limits(&again), limits(&m));
+    assert_eq!(options_of(&again, "slowed"), options_of(&m, "slowed"));
+}
+
+#[rstest]
+#[case::half("0.5", 500_000_000)]
+#[case::hundredth("0.01", 10_000_000)]
+#[case::whole("2", 2_000_000_000)]
+#[case::two_decimals("1.25", 1_250_000_000)]
+#[case::as_text("\"0.75\"", 750_000_000)]
+#[case::most("1024", 1_024_000_000_000)]
+fn cpus_within_range_are_accepted(#[case] cpus: &str, #[case] nano: i64) {
+    let m = parse(&OVERRIDES.replace("cpus: 0.5", &format!("cpus: {cpus}"))).unwrap();
+    let RuntimeKind::Docker(d) = &m.matrix.runtimes[2].kind else {
+        panic!("runc-limited is a docker runtime")
+    };
+    assert_eq!(d.cpus.unwrap().nano_cpus(), nano);
 }

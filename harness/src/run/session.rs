@@ -394,6 +394,7 @@ impl Session {
             let mut fixture = crate::fixture::for_runtime(&cell.runtime);
             let slot = match fixture.sweep().and_then(|()| fixture.preflight()) {
                 Ok(info) => {
+                    let info = info.with_overrides(&cell.runtime);
                     self.env.runtimes.insert(
                         name.clone(),
                         serde_json::to_value(&info).unwrap_or_default(),

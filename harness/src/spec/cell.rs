@@ -97,7 +97,7 @@ pub struct Cell {
     pub placement: Vec<u32>,
     /// The access pattern.
     pub pattern: Pattern,
-    /// The workload every client runs.
+    /// The workload every client runs: the matrix's, with the runtime's fio options over its own.
     pub workload: Workload,
     /// Ignored unless `--ignored` (lab matrix or lab runtime).
     pub lab: bool,
@@ -144,6 +144,8 @@ pub fn spread(clients: u32, nodes: u32) -> Vec<u32> {
 pub(crate) fn cells_of(m: &Matrix) -> Vec<Cell> {
     let mut cells = Vec::new();
     for runtime in &m.runtimes {
+        let mut workload = m.workload.clone();
+        workload.options = workload.options.overridden_by(&runtime.options);
         for clients in runtime.clients.as_ref().unwrap_or(&m.clients) {
             for pattern in &m.workload.patterns {
                 let clients = clients.get();
@@ -156,7 +158,7 @@ pub(crate) fn cells_of(m: &Matrix) -> Vec<Cell> {
                     clients,
                     placement: spread(clients, m.nodes.get()),
                     pattern: *pattern,
-                    workload: m.workload.clone(),
+                    workload: workload.clone(),
                     lab: m.lab || runtime.lab,
                     target: m.target.path().to_owned(),
                 });

@@ -67,3 +67,52 @@ pub(crate) fn locate_gate_key(text: &str, index: usize, key: &str) -> (u64, u64)
     let line = lines[first];
     (first as u64 + 1, indent(line) as u64 + 1)
 }
+
+/// Line and column of `key:` inside the entry of `runtimes:` named `runtime` (block or flow
+/// style within the entry), else of the entry's `name:`, else of `runtimes:`.
+pub(crate) fn locate_runtime_key(text: &str, runtime: &str, key: &str) -> (u64, u64) {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let Some(start) = lines.iter().position(|l| l.starts_with("runtimes:")) else {
+        return (0, 0);
+    };
+    let names_it = |l: &str| {
+        let t = l.trim_start().trim_start_matches("- ").trim_start();
+        t.strip_prefix("name:")
+            .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == runtime)
+    };
+    let Some(entry) = (start + 1..lines.len()).find(|&n| names_it(lines[n])) else {
+        return (start as u64 + 1, 1);
+    };
+    let item = (0..=entry)
+        .rev()
+        .find(|&n| lines[n].trim_start().starts_with("- "))
+        .unwrap_or(entry);
+    let item_indent = indent(lines[item]);
+    let end = (item + 1..lines.len())
+        .find(|&n| {
+            let t = lines[n].trim_start();
+            !t.is_empty()
+                && !t.starts_with('#')
+                && (indent(lines[n]) < item_indent
+                    || (indent(lines[n]) == item_indent && t.starts_with("- ")))
+        })
+        .unwrap_or(lines.len());
+    let needle = format!("{key}:");
+    for (n, line) in lines.iter().enumerate().take(end).skip(item) {
+        let mut from = 0;
+        while let Some(pos) = line[from..].find(&needle) {
+            let at = from + pos;
+            let before = line[..at].chars().last();
+            if before.is_none_or(|c| c == ' ' || c == '{' || c == ',') {
+                return (n as u64 + 1, at as u64 + 1);
+            }
+            from = at + needle.len();
+        }
+    }
+    let line = lines[entry];
+    (
+        entry as u64 + 1,
+        (line.find("name:").unwrap_or(indent(line)) + 1) as u64,
+    )
+}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result, YamlLocation};
 use crate::spec::gate::GateSpec;
 use crate::spec::judge::JudgeSpec;
-use crate::spec::locate::locate_key;
+use crate::spec::locate::{locate_key, locate_runtime_key};
 use crate::spec::options::{FioOptions, IoEngine, JobName};
 use crate::spec::values::{ClientCount, NodeCount, Pattern, RuntimeName, TargetDir, Threads};
 use crate::units::{ByteSize, FioDuration};
@@ -107,6 +107,8 @@ pub struct Runtime {
     pub optional: bool,
     /// Client counts for this runtime only, instead of the matrix's (e.g. fewer for slow runtimes).
     pub clients: Option<Vec<ClientCount>>,
+    /// fio options for this runtime's cells, over the workload's (this runtime's value wins).
+    pub options: FioOptions,
 }
 
 /// A runtime as written: a name and exactly one of `host`, `docker`, `kubernetes`, `microvm`.
@@ -136,6 +138,10 @@ struct RuntimeDef {
     /// Client counts for this runtime only, instead of the matrix's `clients`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     clients: Option<Vec<ClientCount>>,
+    /// fio options for this runtime's cells, from the same allow-list as `workload.options`;
+    /// merged over the workload's, this runtime's value winning (e.g. a `thinktime` slowdown).
+    #[serde(default, skip_serializing_if = "FioOptions::is_empty")]
+    options: FioOptions,
 }
 
 impl TryFrom<RuntimeDef> for Runtime {
@@ -160,6 +166,7 @@ impl TryFrom<RuntimeDef> for Runtime {
             lab: def.lab,
             optional: def.optional,
             clients: def.clients,
+            options: def.options,
         })
     }
 }
@@ -183,6 +190,7 @@ impl From<Runtime> for RuntimeDef {
             lab: r.lab,
             optional: r.optional,
             clients: r.clients,
+            options: r.options,
         }
     }
 }
@@ -241,10 +249,137 @@ pub struct DockerRuntime {
     /// fio image; default: built by the harness from the host's fio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// CPUs each server container may use (`docker run --cpus`), e.g. `0.5`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<Cpus>,
+    /// Memory limit of each server container (`docker run --memory`), at least 6 MiB, e.g. `512MiB`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryLimit>,
 }
 
 fn default_handler() -> String {
     "runc".to_owned()
+}
+
+impl DockerRuntime {
+    /// Servers under the OCI runtime `handler`, in the harness's image, without limits.
+    pub fn new(handler: &str) -> DockerRuntime {
+        DockerRuntime {
+            handler: handler.to_owned(),
+            image: None,
+            cpus: None,
+            memory: None,
+        }
+    }
+}
+
+/// A CPU limit as `docker run --cpus` takes it: more than 0, at most 1024, up to two decimals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "CpusInput", into = "f64")]
+pub struct Cpus(u32);
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CpusInput {
+    Number(f64),
+    Text(String),
+}
+
+impl JsonSchema for Cpus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cpus".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "CPUs (docker run --cpus): more than 0, at most 1024, up to two decimals, e.g. 0.5.",
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1024,
+            "multipleOf": 0.01
+        })
+    }
+}
+
+impl TryFrom<CpusInput> for Cpus {
+    type Error = String;
+    fn try_from(input: CpusInput) -> Result<Self, String> {
+        let expected = "expected CPUs from 0.01 to 1024 with at most two decimals, e.g. 0.5";
+        let x = match input {
+            CpusInput::Number(x) => x,
+            CpusInput::Text(t) => t
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid cpus {t:?}: {expected}"))?,
+        };
+        let hundredths = (x * 100.0).round();
+        if !x.is_finite() || (x * 100.0 - hundredths).abs() > 1e-6 {
+            return Err(format!("invalid cpus {x}: {expected}"));
+        }
+        if !(1.0..=102_400.0).contains(&hundredths) {
+            return Err(format!("cpus {x} is out of range: {expected}"));
+        }
+        Ok(Cpus(hundredths as u32))
+    }
+}
+
+impl From<Cpus> for f64 {
+    fn from(c: Cpus) -> f64 {
+        c.get()
+    }
+}
+
+impl Cpus {
+    /// The number of CPUs.
+    pub fn get(self) -> f64 {
+        f64::from(self.0) / 100.0
+    }
+
+    /// As Docker's `NanoCpus` (what `--cpus` sets): billionths of a CPU.
+    pub fn nano_cpus(self) -> i64 {
+        i64::from(self.0) * 10_000_000
+    }
+}
+
+impl std::fmt::Display for Cpus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.get())
+    }
+}
+
+/// A container memory limit (`docker run --memory`): at least 6 MiB, Docker's minimum.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(try_from = "ByteSize", into = "ByteSize")]
+#[schemars(with = "ByteSize")]
+pub struct MemoryLimit(ByteSize);
+
+/// Docker's smallest memory limit.
+const MIN_CONTAINER_MEMORY: u64 = 6 << 20;
+
+impl TryFrom<ByteSize> for MemoryLimit {
+    type Error = String;
+    fn try_from(size: ByteSize) -> Result<Self, String> {
+        if size.bytes() < MIN_CONTAINER_MEMORY {
+            return Err(format!(
+                "memory {size} is below Docker's minimum: expected at least 6MiB"
+            ));
+        }
+        Ok(MemoryLimit(size))
+    }
+}
+
+impl From<MemoryLimit> for ByteSize {
+    fn from(m: MemoryLimit) -> ByteSize {
+        m.0
+    }
+}
+
+impl MemoryLimit {
+    /// The limit.
+    pub fn size(self) -> ByteSize {
+        self.0
+    }
 }
 
 /// Kubernetes runtime options.
@@ -601,6 +736,22 @@ impl Matrix {
                 );
             }
         }
+        if let Some((key, message)) = self.workload.options.inert() {
+            return fail(key, message);
+        }
+        for r in &self.runtimes {
+            if let Some((key, message)) = self.workload.options.overridden_by(&r.options).inert() {
+                let (line, column) = locate_runtime_key(text, r.name.as_str(), key);
+                return Err(Error::Matrix {
+                    location: YamlLocation {
+                        path: path.to_owned(),
+                        line,
+                        column,
+                    },
+                    message: format!("runtime `{}`: {message}", r.name),
+                });
+            }
+        }
         let lists = std::iter::once(&self.clients)
             .chain(self.runtimes.iter().filter_map(|r| r.clients.as_ref()));
         for list in lists {
@@ -654,6 +805,7 @@ impl Runtime {
             lab: false,
             optional: false,
             clients: None,
+            options: FioOptions::default(),
         })
     }
 
@@ -664,13 +816,7 @@ impl Runtime {
 
     /// fio servers in Docker containers under the OCI runtime `handler` (`runc`, `runsc`, ...).
     pub fn docker(name: &str, handler: &str) -> Result<Runtime> {
-        Self::new(
-            name,
-            RuntimeKind::Docker(DockerRuntime {
-                handler: handler.to_owned(),
-                image: None,
-            }),
-        )
+        Self::new(name, RuntimeKind::Docker(DockerRuntime::new(handler)))
     }
 }
 
@@ -701,5 +847,31 @@ impl Workload {
             .transpose()
             .map_err(Error::invalid("ramp"))?;
         Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpus_are_hundredths_from_one_to_1024() {
+        let cpus = |x: f64| Cpus::try_from(CpusInput::Number(x));
+        assert_eq!(cpus(0.01).unwrap().nano_cpus(), 10_000_000);
+        assert_eq!(cpus(0.29).unwrap().to_string(), "0.29");
+        assert_eq!(cpus(1024.0).unwrap().get(), 1024.0);
+        for bad in [0.0, 0.004, 0.015, -0.5, 1024.01, f64::NAN, f64::INFINITY] {
+            assert!(cpus(bad).is_err(), "{bad}");
+        }
+        assert!(Cpus::try_from(CpusInput::Text("1.5".into())).is_ok());
+        assert!(Cpus::try_from(CpusInput::Text("1,5".into())).is_err());
+    }
+
+    #[test]
+    fn memory_limits_start_at_docker_minimum() {
+        let limit = |bytes: u64| MemoryLimit::try_from(ByteSize::new(bytes).unwrap());
+        assert_eq!(limit(6 << 20).unwrap().size().bytes(), 6 << 20);
+        assert!(limit((6 << 20) - 1).is_err());
+        assert!(limit(4096).is_err());
     }
 }

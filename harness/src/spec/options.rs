@@ -157,6 +157,7 @@ pub(crate) const ALLOWED_OPTIONS: &[&str] = &[
     "sync",
     "thinktime",
     "thinktime_blocks",
+    "thinktime_iotime",
     "zero_buffers",
 ];
 
@@ -198,6 +199,10 @@ fn refusal(name: &str) -> Option<&'static str> {
             "it writes or reads log files at paths of its own"
         }
         n if n.starts_with("verify_state") => "it writes state files at paths of its own",
+        "thinktime_spin" => {
+            "fio 3.33 hangs with it (the job runs far past `runtime`); use `thinktime` with \
+             `thinktime_iotime` or `thinktime_blocks`"
+        }
         _ => return None,
     })
 }
@@ -273,6 +278,63 @@ impl FioOptions {
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
+
+    /// These options with `over`'s on top: `over` wins for every option it sets.
+    pub fn overridden_by(&self, over: &FioOptions) -> FioOptions {
+        let mut merged = self.0.clone();
+        merged.extend(over.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+        FioOptions(merged)
+    }
+
+    /// An option that does nothing without another (`thinktime_iotime` without `thinktime`):
+    /// its name and why, for the caller to locate.
+    pub(crate) fn inert(&self) -> Option<(&'static str, String)> {
+        if self.0.contains_key("thinktime") {
+            return None;
+        }
+        ["thinktime_iotime", "thinktime_blocks"]
+            .into_iter()
+            .find(|name| self.0.contains_key(*name))
+            .map(|name| {
+                (
+                    name,
+                    format!(
+                        "fio option `{name}` does nothing without `thinktime` (in the workload's \
+                         options or this runtime's)"
+                    ),
+                )
+            })
+    }
+}
+
+/// Options whose value is a time: fio reads a bare number as µs for `thinktime` but as seconds
+/// for `thinktime_iotime`, so a unit is required.
+const TIME_OPTIONS: &[&str] = &["thinktime", "thinktime_iotime"];
+
+/// Longest time a [`TIME_OPTIONS`] value may name (1 h), in µs.
+const MAX_TIME_US: u64 = 3_600_000_000;
+
+/// Checks a time value: a whole number of `us`, `ms` or `s`, from 1 µs to 1 h.
+fn check_time(value: &str) -> std::result::Result<(), String> {
+    let expected = "expected a time with a unit, like 200ms, 50us or 1s (a bare number is µs to \
+                    `thinktime` but seconds to `thinktime_iotime`)";
+    let digits = value.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = value.split_at(digits);
+    let per_unit: u64 = match unit {
+        "us" => 1,
+        "ms" => 1_000,
+        "s" => 1_000_000,
+        _ => return Err(format!("{value:?}: {expected}")),
+    };
+    let us = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(per_unit))
+        .ok_or_else(|| format!("{value:?}: {expected}"))?;
+    if !(1..=MAX_TIME_US).contains(&us) {
+        return Err(format!("{value:?} is out of range: expected 1us to 3600s"));
+    }
+    Ok(())
 }
 
 /// Checks one extra option: name on the allow-list, value safe, paths inside the client's directory.
@@ -292,6 +354,9 @@ pub fn check_option(name: &str, value: &str) -> std::result::Result<(), String> 
         ));
     }
     check_value(value).map_err(|e| format!("fio option `{name}`: {e}"))?;
+    if TIME_OPTIONS.contains(&name) {
+        check_time(value).map_err(|e| format!("fio option `{name}`: {e}"))?;
+    }
     if matches!(name, "filename" | "directory") {
         let path = Path::new(value);
         let inside = path
@@ -305,4 +370,70 @@ pub fn check_option(name: &str, value: &str) -> std::result::Result<(), String> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(pairs: &[(&str, &str)]) -> FioOptions {
+        let mut o = FioOptions::default();
+        for (k, v) in pairs {
+            o.insert(k, v).unwrap();
+        }
+        o
+    }
+
+    #[test]
+    fn overrides_win_per_key_and_keep_the_rest() {
+        let workload = options(&[("invalidate", "0"), ("rate", "10m")]);
+        let runtime = options(&[("rate", "5m"), ("thinktime", "200ms")]);
+        let merged = workload.overridden_by(&runtime);
+        assert_eq!(
+            merged.iter().collect::<Vec<_>>(),
+            [("invalidate", "0"), ("rate", "5m"), ("thinktime", "200ms")]
+        );
+        assert_eq!(workload.overridden_by(&FioOptions::default()), workload);
+        assert_eq!(FioOptions::default().overridden_by(&runtime), runtime);
+    }
+
+    #[test]
+    fn times_need_a_unit_and_stay_within_an_hour() {
+        for ok in ["1us", "200ms", "800ms", "3600s", "3600000ms"] {
+            assert!(check_time(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "200",
+            "0us",
+            "3601s",
+            "1h",
+            "1.5s",
+            "ms",
+            "-1s",
+            "99999999999999999999s",
+        ] {
+            assert!(check_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn thinktime_companions_need_thinktime() {
+        assert_eq!(
+            options(&[("thinktime_iotime", "1s")])
+                .inert()
+                .map(|(k, _)| k),
+            Some("thinktime_iotime")
+        );
+        assert_eq!(
+            options(&[("thinktime_blocks", "4")])
+                .inert()
+                .map(|(k, _)| k),
+            Some("thinktime_blocks")
+        );
+        assert!(
+            options(&[("thinktime", "1ms"), ("thinktime_iotime", "1s")])
+                .inert()
+                .is_none()
+        );
+    }
 }
