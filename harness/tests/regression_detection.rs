@@ -12,7 +12,9 @@ use iogate::report::gates::gate_table;
 use iogate::spec::MatrixFile;
 
 /// Host three times: as is, an unslowed copy, and slowed by fio's `thinktime` (200 ms asleep
-/// after every 800 ms of I/O: 80 % of the bandwidth, whatever the machine's speed).
+/// after every 800 ms of I/O: 80 % of the bandwidth, whatever the machine's speed). fio 3.33
+/// makes the first I/O phase thinktime + iotime long and lets a sleep run past `runtime`: a
+/// 1.5 s ramp puts both ends of the 3 s window in I/O phases (README, per-runtime options).
 fn matrix(dir: &Path) -> MatrixFile {
     let text = format!(
         "name: detect
@@ -32,6 +34,7 @@ workload:
   threads: 2
   size: 16MiB
   runtime: 3s
+  ramp: 1500ms
   repetitions: 2
   options: {{ invalidate: 0, pre_read: 1 }}
 gates:
