@@ -18,10 +18,6 @@ pub struct Settings {
     pub lock_dir: PathBuf,
     /// `IOGATE_MATRIX`: the one matrix file the test harness runs, instead of `matrices/*.yaml`.
     pub matrix: Option<PathBuf>,
-    /// `IOGATE_BASELINE_SUFFIX`: the machine class baselines are recorded for.
-    pub baseline_suffix: Option<String>,
-    /// `IOGATE_BASELINE_TOLERANCE`: default throughput tolerance factor of new baselines.
-    pub baseline_tolerance: Option<f64>,
     /// `IOGATE_ASSETS`: where microVM guest assets are cached.
     pub assets: Option<PathBuf>,
     /// `IOGATE_BUSYBOX`: a static busybox for the microVM initramfs.
@@ -42,10 +38,6 @@ pub struct Settings {
     pub git_commit: Option<String>,
     /// `CARGO_TARGET_DIR`: cargo's target directory, when set.
     pub cargo_target_dir: Option<PathBuf>,
-    /// `INSTA_UPDATE`: insta's update mode (`always` or `force` record and rebaseline).
-    pub insta_update: Option<String>,
-    /// `INSTA_FORCE_PASS`: insta passes mismatching snapshots (with a warning).
-    pub insta_force_pass: bool,
     /// `GITHUB_STEP_SUMMARY`: the file GitHub Actions shows as the job summary.
     pub step_summary: Option<PathBuf>,
     /// Variables whose values could not be used, with why.
@@ -68,29 +60,6 @@ impl Settings {
                 .map(|v| v.to_string_lossy().into_owned())
         };
         let mut problems = Vec::new();
-        let baseline_suffix = text("IOGATE_BASELINE_SUFFIX").filter(|s| {
-            let ok = s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-            if !ok {
-                problems.push(format!(
-                    "IOGATE_BASELINE_SUFFIX={s:?}: expected 1 to 64 characters from [A-Za-z0-9._-]"
-                ));
-            }
-            ok
-        });
-        let baseline_tolerance = text("IOGATE_BASELINE_TOLERANCE").and_then(|s| {
-            let factor = s.trim().trim_end_matches(['x', 'X', '×']).parse::<f64>();
-            match factor {
-                Ok(f) if f.is_finite() && f > 1.0 && f <= 1000.0 => Some(f),
-                _ => {
-                    problems.push(format!(
-                        "IOGATE_BASELINE_TOLERANCE={s:?}: expected a factor above 1 like 1.5 or 1.5x"
-                    ));
-                    None
-                }
-            }
-        });
         let run_id = text("IOGATE_RUN_ID").filter(|id| {
             let ok = id.len() <= 128
                 && !id.starts_with('.')
@@ -121,8 +90,6 @@ impl Settings {
             run_id,
             lock_dir: path("IOGATE_LOCK_DIR").unwrap_or_else(std::env::temp_dir),
             matrix: path("IOGATE_MATRIX"),
-            baseline_suffix,
-            baseline_tolerance,
             assets: path("IOGATE_ASSETS"),
             busybox: path("IOGATE_BUSYBOX"),
             kernel_deb: path("IOGATE_KERNEL_DEB"),
@@ -132,8 +99,6 @@ impl Settings {
             testbed,
             git_commit: text("GITHUB_SHA"),
             cargo_target_dir: path("CARGO_TARGET_DIR"),
-            insta_update: text("INSTA_UPDATE"),
-            insta_force_pass: text("INSTA_FORCE_PASS").is_some_and(|v| v != "0"),
             step_summary: path("GITHUB_STEP_SUMMARY"),
             problems,
         }
@@ -178,29 +143,15 @@ mod tests {
         let s = with(&[]);
         assert!(s.check().is_ok());
         assert_eq!(s.results_base(), PathBuf::from("target/iogate"));
-        let s = with(&[
-            ("IOGATE_RESULTS", "/r"),
-            ("IOGATE_BASELINE_TOLERANCE", "1.6x"),
-        ]);
+        let s = with(&[("IOGATE_RESULTS", "/r")]);
         assert_eq!(s.results_base(), PathBuf::from("/r"));
-        assert_eq!(s.baseline_tolerance, Some(1.6));
     }
 
     #[test]
     fn every_bad_variable_is_named() {
-        let s = with(&[
-            ("IOGATE_BASELINE_SUFFIX", "a/b"),
-            ("IOGATE_BASELINE_TOLERANCE", "0.5"),
-            ("IOGATE_RUN_ID", "../x"),
-            ("IOGATE_TESTBED", "a b"),
-        ]);
+        let s = with(&[("IOGATE_RUN_ID", "../x"), ("IOGATE_TESTBED", "a b")]);
         let message = s.check().unwrap_err().to_string();
-        for name in [
-            "IOGATE_BASELINE_SUFFIX",
-            "IOGATE_BASELINE_TOLERANCE",
-            "IOGATE_RUN_ID",
-            "IOGATE_TESTBED",
-        ] {
+        for name in ["IOGATE_RUN_ID", "IOGATE_TESTBED"] {
             assert!(message.contains(name), "{message}");
         }
     }

@@ -75,6 +75,11 @@ enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// Baselines: per testbed and cell, statistics of the last runs in the results history.
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
     /// Print the JSON Schema of the matrix format.
     Schema,
     /// Remove leftovers of crashed runs: network namespaces, labelled containers, microVMs, and
@@ -139,6 +144,33 @@ enum HistoryCommand {
         cell: Option<String>,
         #[command(flatten)]
         filter: HistoryFilter,
+    },
+}
+
+/// `iogate baseline` subcommands.
+#[derive(Subcommand)]
+enum BaselineCommand {
+    /// Write each cell's baseline on a testbed from the history's last runs, as pending
+    /// snapshots for `cargo insta review` (or accepted at once with --accept).
+    Record {
+        /// The testbed (as runs record it: IOGATE_TESTBED, else the host name).
+        #[arg(long)]
+        testbed: String,
+        /// Runs per baseline: the newest that have the cell passed.
+        #[arg(long, default_value_t = iogate::judge::baseline::DEFAULT_LAST)]
+        last: usize,
+        /// Matrix file (default: every matrices/*.yaml).
+        #[arg(long)]
+        matrix: Vec<PathBuf>,
+        /// The history, instead of IOGATE_HISTORY (a SQLite file path or a postgres:// URL).
+        #[arg(long)]
+        history: Option<String>,
+        /// The baseline snapshot directory.
+        #[arg(long, default_value = "snapshots")]
+        snapshots: PathBuf,
+        /// Write the snapshots themselves instead of pending `.snap.new` files.
+        #[arg(long)]
+        accept: bool,
     },
 }
 
@@ -216,6 +248,17 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
             }
         }
         Command::History { store, command } => return history(store, command),
+        Command::Baseline {
+            command:
+                BaselineCommand::Record {
+                    testbed,
+                    last,
+                    matrix,
+                    history,
+                    snapshots,
+                    accept,
+                },
+        } => return record_baselines(&testbed, last, matrix, history, &snapshots, accept),
         Command::Schema => print!("{}", iogate::spec::json_schema()),
         Command::Clean => {
             // A runtime this machine does not have (no Docker engine) is reported, not an error.
@@ -295,12 +338,7 @@ fn run_matrix(
         decide(&name, runner.gate_decision(&file, gate, *clients));
     }
     if compared {
-        let store = Store::new(
-            snapshots
-                .canonicalize()
-                .map_err(|e| iogate::Error::io(snapshots, e))?,
-        )
-        .map_err(iogate::Error::Settings)?;
+        let store = Store::new(snapshots);
         for cell in &cells {
             decide(
                 &cell.id.baseline_trial(),
@@ -322,16 +360,95 @@ fn run_matrix(
     }
 }
 
+/// The history a command reads: `--history`/`--store`, else IOGATE_HISTORY, else the default
+/// SQLite file under the results base.
+fn history_location(given: Option<String>) -> iogate::history::Location {
+    let settings = iogate::settings::settings();
+    match given.or_else(|| settings.history.clone()) {
+        Some(text) => iogate::history::Location::parse(&text),
+        None => iogate::history::Location::Sqlite(settings.results_base().join("history.sqlite")),
+    }
+}
+
+/// `iogate baseline record`: each matrix's baselines on `testbed`, written under `snapshots`.
+fn record_baselines(
+    testbed: &str,
+    last: usize,
+    matrices: Vec<PathBuf>,
+    history: Option<String>,
+    snapshots: &Path,
+    accept: bool,
+) -> iogate::Result<ExitCode> {
+    use iogate::judge::baseline::{self, Written};
+    iogate::settings::settings().check()?;
+    if last < baseline::MIN_RUNS {
+        eprintln!("iogate: --last must be at least {}", baseline::MIN_RUNS);
+        return Ok(ExitCode::from(2));
+    }
+    let location = history_location(history);
+    if let iogate::history::Location::Sqlite(path) = &location
+        && !path.exists()
+    {
+        eprintln!("iogate: no history at {}", path.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    let store = iogate::history::History::open(&location)?;
+    let matrices = if matrices.is_empty() {
+        iogate::harness::trials::matrix_files(Path::new("."))
+    } else {
+        matrices
+    };
+    let snapshots_store = Store::new(snapshots);
+    let (mut written, mut pending) = (0, 0);
+    for path in &matrices {
+        let file = MatrixFile::load(path)?;
+        let built = match baseline::build(&store, testbed, &file, last) {
+            Ok(built) => built,
+            Err(e) => {
+                println!("{}: {e}", file.matrix.name);
+                continue;
+            }
+        };
+        for b in &built.baselines {
+            let ratio = b
+                .ratio_to
+                .as_ref()
+                .map_or(String::new(), |r| format!(", ratio to {}", r.runtime));
+            let n = b.metrics.values().map(|s| s.n).max().unwrap_or_default();
+            let what = match snapshots_store.write(b, accept) {
+                Err(e) => {
+                    eprintln!("iogate: {e}");
+                    return Ok(ExitCode::FAILURE);
+                }
+                Ok(Written::Unchanged(p)) => format!("unchanged {}", p.display()),
+                Ok(Written::Pending(p)) => {
+                    pending += 1;
+                    format!("pending   {}", p.display())
+                }
+                Ok(Written::Accepted(p)) => format!("wrote     {}", p.display()),
+            };
+            written += 1;
+            println!("{what} ({} runs{ratio})", n);
+        }
+        for (cell, why) in &built.skipped {
+            println!("skipped   {cell}: {why}");
+        }
+    }
+    if written == 0 {
+        eprintln!("iogate: no baseline recorded for testbed `{testbed}`");
+        return Ok(ExitCode::FAILURE);
+    }
+    if pending > 0 {
+        println!("{pending} pending: review with `cargo insta review`, then commit them");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `iogate history`: import, list, show, detect, export.
 fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<ExitCode> {
-    use iogate::history::{self, Filter, History, Location, Metric};
-    let settings = iogate::settings::settings();
-    settings.check()?;
-    let location = match store.or_else(|| settings.history.clone()) {
-        Some(text) => Location::parse(&text),
-        None => Location::Sqlite(settings.results_base().join("history.sqlite")),
-    };
-    let store = History::open(&location)?;
+    use iogate::history::{self, Filter, History, Metric};
+    iogate::settings::settings().check()?;
+    let store = History::open(&history_location(store))?;
     let filter = |f: HistoryFilter, cell: Option<String>| Filter {
         matrix: f.matrix,
         cell,

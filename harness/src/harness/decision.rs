@@ -3,12 +3,12 @@
 
 use std::fmt::Write as _;
 
-use crate::judge::baseline::Outcome;
+use crate::judge::baseline::{Kind, Outcome};
 use crate::judge::{GateReport, RowResult, Verdict};
 use crate::report::gates::{gate_table, noise_advice};
 use crate::run::{CellRecord, Status};
 use crate::spec::Inconclusive;
-use crate::units::{short_reason, sig3};
+use crate::units::short_reason;
 
 /// A test's outcome, with the text it prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,35 +86,42 @@ pub(crate) fn of_cell(record: &CellRecord, results: &std::path::Path) -> Decisio
     }
 }
 
-/// A baseline check's decision: within → pass; rebaselined or recorded → pass with what was
-/// written; forced → pass with the warning; outside → fail with the table.
+/// A baseline check's decision: no baseline for the testbed → ignored with the reason and the
+/// command that records one (never passed, never failed); checked → fail when a row shows the
+/// cell worse than its baseline by more than the threshold, else pass with the table.
 ///
-/// Until baselines come from the results history (the gate issue), drift is reported (the table
-/// is printed, the test shows as ignored with why) but does not fail: single-run snapshots with
-/// hand-widened tolerances failed unchanged runs. A missing baseline is ignored with how to
-/// record one — never passed, never failed.
+/// Interim: rows are corrected within the cell only (Bonferroni at 1 % over its rows). The
+/// run-wide Holm family over every gate row and baseline row replaces this.
 pub fn of_baseline(outcome: Result<Outcome, String>) -> Decision {
+    const ALPHA: f64 = 0.01;
     match outcome {
-        Ok(drift @ Outcome::Drift { .. }) => {
-            println!("{drift}");
-            let Outcome::Drift { comparison, .. } = &drift else {
-                unreachable!("matched above");
-            };
-            let moved = comparison
-                .largest()
-                .map_or(String::new(), |(metric, moved, allowed)| {
-                    format!(
-                        ": {metric} moved ×/÷ {} (×/÷ {} allowed)",
-                        sig3(moved),
-                        sig3(allowed)
-                    )
-                });
-            Decision::Ignore(format!(
-                "baseline DRIFT{moved} — reported, not blocking until history-based baselines (docs/gates.md)"
-            ))
+        Ok(Outcome::Checked(check)) => {
+            let m = check.rows.len().max(1) as f64;
+            let worse: Vec<String> = check
+                .rows
+                .iter()
+                .filter(|r| r.p_worse < ALPHA / m)
+                .map(|r| match &r.kind {
+                    Kind::Absolute => r.metric.to_string(),
+                    Kind::RatioTo(to) => format!("{} ÷ {to}", r.metric),
+                })
+                .collect();
+            let text = format!(
+                "{} against its baseline on testbed `{}`\n\n{}",
+                check.cell,
+                check.testbed,
+                check.table()
+            );
+            if worse.is_empty() {
+                Decision::Pass(text)
+            } else {
+                Decision::Fail(format!(
+                    "worse than its baseline: {}\n{text}",
+                    worse.join(", ")
+                ))
+            }
         }
-        Ok(missing @ Outcome::Missing { .. }) => Decision::Ignore(missing.to_string()),
-        Ok(outcome) => Decision::Pass(outcome.to_string()),
+        Ok(Outcome::Missing { reason }) => Decision::Ignore(reason),
         Err(why) => Decision::Fail(why),
     }
 }

@@ -527,7 +527,20 @@ impl Runner {
                     measured.dir.display()
                 ));
             }
-            Status::Passed => decision::of_baseline(store.check(record)),
+            Status::Passed => {
+                let testbed = testbed_of(&measured.dir);
+                let reference = store.reference(&testbed, &cell.name).and_then(|runtime| {
+                    let id = crate::spec::CellId {
+                        runtime,
+                        ..cell.id.clone()
+                    };
+                    let reference = matrix.cells().into_iter().find(|c| c.id == id)?;
+                    self.cell(matrix, &reference).ok()
+                });
+                let threshold = matrix.matrix.judge.threshold.get();
+                let reference = reference.as_ref().map(|m| &m.record);
+                decision::of_baseline(store.check(&testbed, record, reference, threshold))
+            }
         };
         let (verdict, text) = match &decision {
             Decision::Pass(t) => (Verdict::Pass, t),
@@ -594,6 +607,17 @@ fn past_runs(dir: &Path, matrix: &MatrixFile) -> Past {
             Past::default()
         }
     }
+}
+
+/// The testbed of the run in `dir` (see [`crate::history::testbed_name`]).
+fn testbed_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("environment.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<crate::run::Environment>(&t).ok())
+        .map_or_else(
+            || "unnamed".into(),
+            |env| crate::history::testbed_name(&env),
+        )
 }
 
 /// Adds a gate's report to the run's `gates.json` (under the run's lock: nextest processes of one

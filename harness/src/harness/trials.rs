@@ -33,7 +33,7 @@ fn completion(decision: Decision) -> Result<Completion, Failed> {
 }
 
 /// The matrix files of a workspace: `$IOGATE_MATRIX`, else `matrices/*.yaml`, sorted.
-pub(crate) fn matrix_files(workspace: &Path) -> Vec<PathBuf> {
+pub fn matrix_files(workspace: &Path) -> Vec<PathBuf> {
     if let Some(one) = &settings().matrix {
         return vec![one.clone()];
     }
@@ -132,7 +132,6 @@ pub fn trials(
             let name = cell.id.baseline_trial();
             trials.push(
                 Trial::ignorable_test(name, move || {
-                    let store = store.map_err(Failed::from)?;
                     completion(r.baseline_decision(&m, &cell, &store))
                 })
                 .with_ignored_flag(lab),

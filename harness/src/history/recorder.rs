@@ -27,21 +27,25 @@ pub fn default_location(run_dir: &Path) -> Location {
 
 /// The history's entry for the run `env` describes, in `dir`, on `fingerprint`.
 pub fn run_entry(env: &Environment, dir: &Path, fingerprint: Testbed) -> RunEntry {
-    let testbed = settings()
-        .testbed
-        .clone()
-        .or_else(|| Some(env.hostname.clone()).filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| "unnamed".into());
     RunEntry {
         run_id: env.run_id.clone(),
         matrix: env.matrix.clone(),
         matrix_hash: env.matrix_hash.clone(),
         started_at: env.started_at.clone(),
         git_commit: git_commit(),
-        testbed,
+        testbed: testbed_name(env),
         fingerprint,
         dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()),
     }
+}
+
+/// The testbed a run's numbers belong to: `IOGATE_TESTBED`, else the run's host name.
+pub fn testbed_name(env: &Environment) -> String {
+    settings()
+        .testbed
+        .clone()
+        .or_else(|| Some(env.hostname.clone()).filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "unnamed".into())
 }
 
 /// `GITHUB_SHA`, else `git rev-parse HEAD` in the working directory, once per process.

@@ -470,6 +470,38 @@ impl History {
         Ok(runs.into_iter().map(|(_, cells)| cells).collect())
     }
 
+    /// The runs of `matrix` on `testbed`, oldest first, with their fingerprints and commits.
+    pub fn runs_of(&self, testbed: &str, matrix: &str) -> Result<Vec<RunEntry>> {
+        let rows = run_blocking(&self.runtime, async {
+            sqlx::query(
+                "SELECT run_id, matrix, matrix_hash, started_at, git_commit, testbed, fingerprint, \
+                 dir FROM runs WHERE testbed = $1 AND matrix = $2 ORDER BY started_ms, run_id",
+            )
+            .bind(testbed)
+            .bind(matrix)
+            .fetch_all(&self.pool)
+            .await
+        })
+        .map_err(|e| self.fail("reading runs", e))?;
+        rows.iter()
+            .map(|row| {
+                let fingerprint: String = row.try_get("fingerprint")?;
+                let dir: String = row.try_get("dir")?;
+                Ok(RunEntry {
+                    run_id: row.try_get("run_id")?,
+                    matrix: row.try_get("matrix")?,
+                    matrix_hash: row.try_get("matrix_hash")?,
+                    started_at: row.try_get("started_at")?,
+                    git_commit: row.try_get("git_commit")?,
+                    testbed: row.try_get("testbed")?,
+                    fingerprint: serde_json::from_str(&fingerprint).unwrap_or_default(),
+                    dir: PathBuf::from(dir),
+                })
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(|e| self.fail("reading runs", e))
+    }
+
     /// Every recorded cell of every run, oldest run first.
     pub fn observations(&self) -> Result<Vec<Observation>> {
         let rows = run_blocking(&self.runtime, async {

@@ -1,602 +1,591 @@
-//! Baselines: one insta snapshot per matrix × cell × machine class, compared with a tolerance.
+//! Baselines from the results history, one per (testbed, cell), and a cell checked against its
+//! baseline with a one-sided prediction test.
 //!
-//! A baseline holds a cell's bandwidth, IOPS, p50 and p99 — geometric means over its repetitions,
-//! rounded to 3 significant figures — and the spread of the repetitions (σ of the log values).
-//! Snapshots live under the workspace's `snapshots/` directory as
-//! `<matrix>__<runtime>__c<clients>__<pattern>@<suffix>.snap`, where the suffix names the machine
-//! class the numbers belong to: `$IOGATE_BASELINE_SUFFIX`, else `local-<ncpus>cpu`.
+//! A baseline holds, for bandwidth, p50 and p99, the mean and the between-run σ of ln(value) over
+//! the last N runs of the cell on one named testbed, and n. A runtime with a reference (the
+//! `reference` of the matrix's first gate on that runtime) also gets the same statistics of
+//! ln(value / reference value of the same run): machine-wide drift cancels in the ratio. It is an
+//! insta snapshot, `<dir>/<testbed>/<matrix>__<runtime>__c<N>__<pattern>.snap` with a YAML body,
+//! written by `iogate baseline record` (pending `.snap.new` files reviewed with
+//! `cargo insta review`, or accepted at once) and never edited by hand.
 //!
-//! The comparison goes through insta with a [`LogTolerance`] comparator instead of equality: both
-//! sides are parsed back and bw, IOPS, p50 and p99 must each lie within a factor of the baseline
-//! (`|ln(measured / baseline)| ≤ ln(factor)`). The factors ([`Tolerances`]) are stored in the
-//! snapshot, so widening one noisy cell is a reviewable change of its file. Noise inside the
-//! tolerance leaves the file untouched; a drift beyond it fails, shows a table and goes through
-//! insta's normal review flow (`INSTA_UPDATE=always`, `cargo insta review`), so rebaselining is a
-//! reviewable diff. A missing baseline never passes silently: it fails with how to record one,
-//! unless `INSTA_UPDATE=always` (or `force`) is set, which records it. See `docs/gates.md`.
+//! [`Store::check`] tests each metric for "worse than the baseline by more than the threshold"
+//! ([`crate::stats::prediction`]) and returns the p-values; the caller corrects them over the
+//! run and decides. A testbed without a baseline is [`Outcome::Missing`], with the command that
+//! records one. See `docs/gates.md`, "Baselines".
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::history::{History, Observation, RunEntry, observed};
 use crate::run::{CellRecord, Status};
-use crate::settings::settings;
-use crate::stats::{geometric_mean, log_spread};
-use crate::units::{round_sig, sig3};
+use crate::spec::{CellId, Matrix, MatrixFile, Metric};
+use crate::stats::Estimate;
+use crate::stats::prediction::{p_lower_by, prediction_gap};
+use crate::units::sig3;
 
-/// Default tolerance of bandwidth and IOPS: ×/÷ 1.5. A 2× slowdown (`ln 2 = 0.69`) is well
-/// outside (`ln 1.5 = 0.41`); see `docs/gates.md` for the A/A spread it was chosen from.
-pub(crate) const DEFAULT_FACTOR: f64 = 1.5;
+/// The metrics a baseline holds.
+pub const METRICS: [Metric; 3] = [Metric::Bw, Metric::P50, Metric::P99];
 
-/// Default tolerance of p50: ×/÷ 2.
-pub(crate) const DEFAULT_P50_TOLERANCE: f64 = 2.0;
+/// Runs a baseline is made of unless told otherwise.
+pub const DEFAULT_LAST: usize = 10;
 
-/// Default tolerance of p99: ×/÷ 4 (tails move most between runs on a shared machine).
-pub(crate) const DEFAULT_P99_TOLERANCE: f64 = 4.0;
+/// Fewest runs a baseline is made of (n − 1 = 2 degrees of freedom).
+pub const MIN_RUNS: usize = 3;
 
-/// The machine class baselines are recorded for: `$IOGATE_BASELINE_SUFFIX` if set (letters,
-/// digits, `-`, `_`, `.`), else `local-<ncpus>cpu` — stable across reruns and host names, and the
-/// same on every machine of a CI class.
-pub(crate) fn machine_suffix() -> String {
-    settings().baseline_suffix.clone().unwrap_or_else(|| {
-        format!(
-            "local-{}cpu",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        )
-    })
+/// One-sided level at which a row counts as improved (informational: improvements never fail).
+const IMPROVED_P: f64 = 0.05;
+
+/// Statistics of one log quantity across runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// Mean of the logs (natural log of bytes/s, ns, or of a ratio).
+    pub mean: f64,
+    /// Sample standard deviation of the logs across runs (between-run σ).
+    pub sigma: f64,
+    /// Runs.
+    pub n: usize,
+    /// `exp(mean)` for people; not read back.
+    #[serde(default, skip_deserializing)]
+    pub typical: String,
 }
 
-/// How far a metric may move from its baseline: a factor > 1, applied both ways on a log scale.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "f64", into = "f64")]
-pub struct Tolerance(f64);
-
-impl TryFrom<f64> for Tolerance {
-    type Error = String;
-    fn try_from(factor: f64) -> Result<Self, String> {
-        Tolerance::new(factor)
-    }
-}
-
-impl From<Tolerance> for f64 {
-    fn from(t: Tolerance) -> f64 {
-        t.0
-    }
-}
-
-impl Tolerance {
-    /// A tolerance of ×/÷ `factor` (above 1, at most 1000).
-    pub fn new(factor: f64) -> Result<Tolerance, String> {
-        if factor.is_finite() && factor > 1.0 && factor <= 1000.0 {
-            Ok(Tolerance(factor))
-        } else {
-            Err(format!(
-                "invalid tolerance {factor}: expected a factor above 1, e.g. 1.5"
-            ))
-        }
-    }
-
-    /// The factor.
-    pub fn factor(self) -> f64 {
-        self.0
-    }
-
-    /// Whether `measured` is within the factor of `baseline` (both positive).
-    pub fn accepts(self, baseline: f64, measured: f64) -> bool {
-        if !(baseline > 0.0 && measured > 0.0) {
-            return baseline == measured;
-        }
-        (measured / baseline).ln().abs() <= self.0.ln() + 1e-12
-    }
-}
-
-/// The tolerances a baseline is compared with, stored in its snapshot (so widening one cell's
-/// tolerance is a reviewable change of that file). `null`: recorded, not compared.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Tolerances {
-    /// Bandwidth and IOPS.
-    pub throughput: Option<Tolerance>,
-    /// Median latency.
-    pub p50: Option<Tolerance>,
-    /// 99th percentile latency.
-    pub p99: Option<Tolerance>,
-}
-
-impl Tolerances {
-    /// The defaults: [`DEFAULT_FACTOR`] (or `$IOGATE_BASELINE_TOLERANCE`, `1.6` or `1.6x`)
-    /// for throughput, [`DEFAULT_P50_TOLERANCE`], [`DEFAULT_P99_TOLERANCE`].
-    pub fn from_env() -> Tolerances {
-        let throughput = settings()
-            .baseline_tolerance
-            .and_then(|f| Tolerance::new(f).ok())
-            .unwrap_or(Tolerance(DEFAULT_FACTOR));
-        Tolerances {
-            throughput: Some(throughput),
-            p50: Some(Tolerance(DEFAULT_P50_TOLERANCE)),
-            p99: Some(Tolerance(DEFAULT_P99_TOLERANCE)),
+impl Stat {
+    fn of(metric: Option<Metric>, logs: &[f64]) -> Stat {
+        let n = logs.len();
+        let mean = logs.iter().sum::<f64>() / n as f64;
+        let var = logs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        // Six decimals of a log are 0.0001 %; below that, differences are rounding noise.
+        let six = |v: f64| (v * 1e6).round() / 1e6;
+        let mean = six(mean);
+        Stat {
+            mean,
+            sigma: crate::units::round_sig(six(var.sqrt()), 4),
+            n,
+            typical: match metric {
+                Some(m) => m.format(mean.exp()),
+                None => format!("{}×", sig3(mean.exp())),
+            },
         }
     }
 }
 
-/// One cell's baseline, as stored in its snapshot.
+/// Statistics of a runtime's ratio to its reference runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatioStats {
+    /// The reference runtime.
+    pub runtime: String,
+    /// ln(value / reference value), per metric.
+    pub metrics: BTreeMap<Metric, Stat>,
+}
+
+/// A run behind a baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// Run id.
+    pub run_id: String,
+    /// When it started.
+    pub started_at: String,
+}
+
+/// Where a baseline's numbers come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// The oldest run used.
+    pub first: RunRef,
+    /// The newest run used.
+    pub last: RunRef,
+    /// The commits those runs measured (12 characters, oldest first, each once).
+    pub commits: Vec<String>,
+    /// CPUs the testbed had (each value seen, oldest first).
+    pub cpus: Vec<usize>,
+    /// Kernels.
+    pub kernel: Vec<String>,
+    /// fio versions.
+    pub fio: Vec<String>,
+}
+
+/// One cell's baseline on one testbed, as stored in its snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     /// The cell (`smoke/host/c8/read`).
     pub cell: String,
-    /// Repetitions behind the numbers (informational).
-    pub repetitions: usize,
-    /// Aggregate bandwidth, MiB/s: geometric mean over repetitions, 3 significant figures.
-    pub bw_mib_s: f64,
-    /// Aggregate IOPS: geometric mean, 3 significant figures.
-    pub iops: f64,
-    /// Median completion latency, µs: geometric mean of the repetitions' p50, 3 significant figures.
-    pub p50_us: f64,
-    /// 99th percentile completion latency, µs: geometric mean of the repetitions' p99.
-    pub p99_us: f64,
-    /// Spread of the repetitions (informational, not compared).
-    pub spread: Spread,
-    /// How far each metric may move; absent in a snapshot: the store's defaults.
-    #[serde(default)]
-    pub tolerance: Option<Tolerances>,
+    /// The testbed.
+    pub testbed: String,
+    /// Where the numbers come from.
+    pub source: Source,
+    /// ln(value) per metric.
+    pub metrics: BTreeMap<Metric, Stat>,
+    /// ln(value / reference value) per metric, for a runtime with a reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ratio_to: Option<RatioStats>,
 }
 
-/// σ of ln(value) across a cell's repetitions, 2 decimals; `None` with one repetition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Spread {
-    /// Of bandwidth.
-    pub bw: Option<f64>,
-    /// Of IOPS.
-    pub iops: Option<f64>,
-    /// Of p50.
-    pub p50: Option<f64>,
-    /// Of p99.
-    pub p99: Option<f64>,
+/// Baselines made from a history, and the cells left without one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    /// One per cell with enough runs.
+    pub baselines: Vec<Baseline>,
+    /// Cells (or a cell's ratio) without a baseline, and why.
+    pub skipped: Vec<(String, String)>,
 }
 
-impl Baseline {
-    /// The baseline of a passed cell; `None` when it has no numbers.
-    pub fn from_record(record: &CellRecord) -> Option<Baseline> {
-        if record.status != Status::Passed || record.repetitions.is_empty() {
-            return None;
+/// The reference runtime of `runtime`: the `reference` of the matrix's first gate on it.
+pub fn reference_of(matrix: &Matrix, runtime: &str) -> Option<String> {
+    matrix
+        .gates
+        .iter()
+        .find(|g| g.runtime.as_ref().is_some_and(|r| r.to_string() == runtime))?
+        .reference
+        .as_ref()
+        .map(|r| r.to_string())
+}
+
+/// The baselines of every cell of `file` on `testbed` from `history`: the last `last` runs of
+/// the matrix (by name) on the testbed in which the cell passed; at least [`MIN_RUNS`].
+pub fn build(
+    history: &History,
+    testbed: &str,
+    file: &MatrixFile,
+    last: usize,
+) -> Result<Built, String> {
+    let matrix = &file.matrix;
+    let name = matrix.name.to_string();
+    let runs = history.runs_of(testbed, &name).map_err(|e| e.to_string())?;
+    if runs.is_empty() {
+        return Err(format!(
+            "the history {} has no run of matrix `{name}` on testbed `{testbed}`",
+            history.location().display()
+        ));
+    }
+    let mut cells: BTreeMap<(String, String), Observation> = BTreeMap::new();
+    for o in history.observations().map_err(|e| e.to_string())? {
+        if o.testbed == testbed && o.matrix == name && o.status == "passed" {
+            cells.insert((o.run_id.clone(), o.cell.clone()), o);
         }
-        let reps = &record.repetitions;
-        let bw: Vec<f64> = reps
-            .iter()
-            .map(|r| r.bw_bytes / (1024.0 * 1024.0))
-            .collect();
-        let iops: Vec<f64> = reps.iter().map(|r| r.iops).collect();
-        let p50: Vec<f64> = reps.iter().map(|r| r.lat_ns.p50 as f64 / 1000.0).collect();
-        let p99: Vec<f64> = reps.iter().map(|r| r.lat_ns.p99 as f64 / 1000.0).collect();
-        let spread = |v: &[f64]| {
-            if v.len() < 2 {
-                None
-            } else {
-                log_spread(v).map(|s| (s * 100.0).round() / 100.0)
-            }
-        };
-        Some(Baseline {
-            cell: record.name.clone(),
-            repetitions: reps.len(),
-            bw_mib_s: round_sig(geometric_mean(&bw)?, 3),
-            iops: round_sig(geometric_mean(&iops)?, 3),
-            p50_us: round_sig(geometric_mean(&p50)?, 3),
-            p99_us: round_sig(geometric_mean(&p99)?, 3),
-            spread: Spread {
-                bw: spread(&bw),
-                iops: spread(&iops),
-                p50: spread(&p50),
-                p99: spread(&p99),
-            },
-            tolerance: None,
-        })
     }
-
-    fn metrics(&self, t: &Tolerances) -> [(&'static str, f64, Option<Tolerance>); 4] {
-        [
-            ("bw (MiB/s)", self.bw_mib_s, t.throughput),
-            ("iops", self.iops, t.throughput),
-            ("p50 (µs)", self.p50_us, t.p50),
-            ("p99 (µs)", self.p99_us, t.p99),
-        ]
-    }
-}
-
-/// One compared metric.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Drift {
-    /// Metric and unit.
-    pub metric: &'static str,
-    /// The baseline's value.
-    pub baseline: f64,
-    /// This run's value.
-    pub measured: f64,
-    /// Its tolerance; `None`: recorded, not compared.
-    pub allowed: Option<Tolerance>,
-    /// Inside the tolerance (or not compared).
-    pub within: bool,
-}
-
-impl Drift {
-    /// `measured / baseline`.
-    pub fn ratio(&self) -> f64 {
-        self.measured / self.baseline
-    }
-}
-
-/// A run compared with its baseline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BaselineComparison {
-    /// The cell.
-    pub cell: String,
-    /// The baseline names the same cell.
-    pub same_cell: bool,
-    /// The tolerances used (the baseline's own, else the defaults).
-    pub tolerance: Tolerances,
-    /// bw, IOPS, p50, p99.
-    pub drifts: Vec<Drift>,
-}
-
-impl BaselineComparison {
-    /// Every compared metric within its tolerance, and the same cell.
-    pub fn matches(&self) -> bool {
-        self.same_cell && self.drifts.iter().all(|d| d.within)
-    }
-
-    /// Metric, baseline, measured, ratio, allowed factor, verdict (markdown).
-    pub fn table(&self) -> String {
-        let mut out =
-            String::from("| metric | baseline | measured | ratio | allowed | verdict |\n");
-        out.push_str("|---|---:|---:|---:|---|---|\n");
-        for d in &self.drifts {
-            let (allowed, verdict) = match d.allowed {
-                Some(t) => (
-                    format!("×/÷ {}", sig3(t.factor())),
-                    if d.within { "ok" } else { "DRIFT" },
+    let mut built = Built {
+        baselines: Vec::new(),
+        skipped: Vec::new(),
+    };
+    for cell in file.cells() {
+        let has = |run: &RunEntry| cells.contains_key(&(run.run_id.clone(), cell.name.clone()));
+        let mut used: Vec<&RunEntry> = runs.iter().rev().filter(|r| has(r)).take(last).collect();
+        used.reverse();
+        if used.len() < MIN_RUNS {
+            built.skipped.push((
+                cell.name.clone(),
+                format!(
+                    "passed in {} run(s) on testbed `{testbed}`; a baseline needs {MIN_RUNS}",
+                    used.len()
                 ),
-                None => ("not compared".into(), "–"),
-            };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {}× | {allowed} | {verdict} |",
-                d.metric,
-                sig3(d.baseline),
-                sig3(d.measured),
-                sig3(d.ratio())
-            );
+            ));
+            continue;
+        }
+        let of = |run: &RunEntry, cell: &str| cells.get(&(run.run_id.clone(), cell.to_owned()));
+        let mut metrics = BTreeMap::new();
+        for metric in METRICS {
+            let logs: Option<Vec<f64>> = used
+                .iter()
+                .map(|r| of(r, &cell.name).and_then(|o| log_of(metric, o)))
+                .collect();
+            if let Some(logs) = logs {
+                metrics.insert(metric, Stat::of(Some(metric), &logs));
+            }
+        }
+        let ratio_to = reference_of(matrix, &cell.runtime.name.to_string()).and_then(|runtime| {
+            let reference = CellId {
+                runtime: runtime.clone(),
+                ..cell.id.clone()
+            }
+            .name();
+            let pairs: Vec<(&Observation, &Observation)> = used
+                .iter()
+                .filter_map(|r| Some((of(r, &cell.name)?, of(r, &reference)?)))
+                .collect();
+            if pairs.len() < MIN_RUNS {
+                built.skipped.push((
+                    format!("{} ratio to {runtime}", cell.name),
+                    format!(
+                        "{reference} passed in {} of those runs; a ratio baseline needs {MIN_RUNS}",
+                        pairs.len()
+                    ),
+                ));
+                return None;
+            }
+            let mut metrics = BTreeMap::new();
+            for metric in METRICS {
+                let logs: Option<Vec<f64>> = pairs
+                    .iter()
+                    .map(|(a, b)| Some(log_of(metric, a)? - log_of(metric, b)?))
+                    .collect();
+                if let Some(logs) = logs {
+                    metrics.insert(metric, Stat::of(None, &logs));
+                }
+            }
+            Some(RatioStats { runtime, metrics })
+        });
+        built.baselines.push(Baseline {
+            cell: cell.name.clone(),
+            testbed: testbed.to_owned(),
+            source: source(&used),
+            metrics,
+            ratio_to,
+        });
+    }
+    Ok(built)
+}
+
+fn log_of(metric: Metric, o: &Observation) -> Option<f64> {
+    observed(metric, o).filter(|v| *v > 0.0).map(f64::ln)
+}
+
+fn source(runs: &[&RunEntry]) -> Source {
+    fn distinct<T: PartialEq>(values: impl Iterator<Item = T>) -> Vec<T> {
+        let mut out = Vec::new();
+        for v in values {
+            if !out.contains(&v) {
+                out.push(v);
+            }
         }
         out
     }
+    let at = |r: &RunEntry| RunRef {
+        run_id: r.run_id.clone(),
+        started_at: r.started_at.clone(),
+    };
+    Source {
+        first: at(runs[0]),
+        last: at(runs[runs.len() - 1]),
+        commits: distinct(
+            runs.iter()
+                .filter_map(|r| r.git_commit.as_deref())
+                .map(|c| c.chars().take(12).collect()),
+        ),
+        cpus: distinct(runs.iter().filter_map(|r| r.fingerprint.cpus)),
+        kernel: distinct(runs.iter().filter_map(|r| r.fingerprint.kernel.clone())),
+        fio: distinct(runs.iter().filter_map(|r| r.fingerprint.fio.clone())),
+    }
+}
 
-    /// The compared metric that used most of its tolerance, as `(metric, moved, allowed)`
-    /// (factors ≥ 1).
-    pub(crate) fn largest(&self) -> Option<(&'static str, f64, f64)> {
-        let mut best: Option<(&'static str, f64, f64)> = None;
-        for d in &self.drifts {
-            let Some(allowed) = d.allowed else { continue };
-            let moved = d.ratio().max(1.0 / d.ratio());
-            let used = moved.ln() / allowed.factor().ln();
-            if best.is_none_or(|(_, m, a)| used > m.ln() / a.ln()) {
-                best = Some((d.metric, moved, allowed.factor()));
-            }
+/// What a checked row compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// The cell's own value.
+    Absolute,
+    /// The cell's value over its reference runtime's in the same run.
+    RatioTo(String),
+}
+
+/// One metric of a cell against its baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineRow {
+    /// The metric.
+    pub metric: Metric,
+    /// The value or the ratio.
+    pub kind: Kind,
+    /// This run's value (bytes/s, ns) or ratio.
+    pub measured: f64,
+    /// The baseline's `exp(mean)`.
+    pub expected: f64,
+    /// Runs behind the baseline.
+    pub n: usize,
+    /// The baseline's between-run σ of the log.
+    pub sigma: f64,
+    /// One-sided p-value of "not worse than the baseline by more than the threshold".
+    pub p_worse: f64,
+    /// Better than the baseline by more than the threshold, at one-sided 5 %.
+    pub improved: bool,
+}
+
+/// A cell checked against its baseline: a row per metric (and per ratio metric).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineCheck {
+    /// The cell.
+    pub cell: String,
+    /// The testbed of the baseline.
+    pub testbed: String,
+    /// The rows; the caller decides from their p-values.
+    pub rows: Vec<BaselineRow>,
+    /// What was not checked, and why.
+    pub notes: Vec<String>,
+}
+
+impl BaselineCheck {
+    /// Metric, kind, measured, expected, change, n, σ, p (markdown).
+    pub fn table(&self) -> String {
+        let mut out =
+            String::from("| metric | of | measured | baseline | change | n | σ | p(worse) |\n");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        for r in &self.rows {
+            let (of, format): (String, Box<dyn Fn(f64) -> String>) = match &r.kind {
+                Kind::Absolute => ("value".into(), Box::new(move |v| r.metric.format(v))),
+                Kind::RatioTo(to) => (format!("÷ {to}"), Box::new(|v| format!("{}×", sig3(v)))),
+            };
+            let mark = if r.improved { " (better)" } else { "" };
+            let _ = writeln!(
+                out,
+                "| {} | {of} | {} | {} | {:+.1} %{mark} | {} | {} | {:.2e} |",
+                r.metric,
+                format(r.measured),
+                format(r.expected),
+                (r.measured / r.expected - 1.0) * 100.0,
+                r.n,
+                sig3(r.sigma),
+                r.p_worse
+            );
         }
-        best
-    }
-}
-
-/// Compares a run with its baseline metric by metric on a log scale, with the baseline's own
-/// tolerances (or `default` when it has none).
-pub fn compare(
-    baseline: &Baseline,
-    measured: &Baseline,
-    default: Tolerances,
-) -> BaselineComparison {
-    let tolerance = baseline.tolerance.unwrap_or(default);
-    let drifts = baseline
-        .metrics(&tolerance)
-        .iter()
-        .zip(measured.metrics(&tolerance))
-        .map(|((metric, b, allowed), (_, m, _))| Drift {
-            metric,
-            baseline: *b,
-            measured: m,
-            allowed: *allowed,
-            within: allowed.is_none_or(|t| t.accepts(*b, m)),
-        })
-        .collect();
-    BaselineComparison {
-        cell: measured.cell.clone(),
-        same_cell: baseline.cell == measured.cell,
-        tolerance,
-        drifts,
-    }
-}
-
-/// insta comparator: parses both snapshots as [`Baseline`]s and matches them within the
-/// reference's tolerances (else these defaults); anything else is compared exactly.
-#[derive(Debug, Clone)]
-pub struct LogTolerance(pub Tolerances);
-
-fn parse_snapshot(snapshot: &insta::Snapshot) -> Option<Baseline> {
-    serde_json::from_str(&snapshot.as_text()?.to_string()).ok()
-}
-
-impl insta::Comparator for LogTolerance {
-    fn matches(&self, reference: &insta::Snapshot, test: &insta::Snapshot) -> bool {
-        match (parse_snapshot(reference), parse_snapshot(test)) {
-            (Some(old), Some(new)) => compare(&old, &new, self.0).matches(),
-            _ => insta::DefaultComparator.matches(reference, test),
+        for note in &self.notes {
+            let _ = writeln!(out, "\n{note}");
         }
-    }
-
-    fn dyn_clone(&self) -> Box<dyn insta::Comparator> {
-        Box::new(self.clone())
+        out
     }
 }
 
-/// The test name of a cell's baseline check: `smoke/host/c8/read` → `smoke/baseline/host/c8/read`.
-pub fn trial_name(cell: &str) -> String {
-    match cell.split_once('/') {
-        Some((matrix, rest)) => format!("{matrix}/baseline/{rest}"),
-        None => format!("baseline/{cell}"),
-    }
-}
-
-/// What a baseline check found (the check passed).
+/// What checking a cell found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// Within the tolerance; the snapshot is untouched.
-    Within(BaselineComparison),
-    /// No baseline existed and one was recorded (`INSTA_UPDATE=always` or `force`).
-    Recorded(PathBuf),
-    /// Outside the tolerance, and the snapshot was rewritten (rebaselining with `INSTA_UPDATE`).
-    Updated(BaselineComparison),
-    /// Outside the tolerance, but insta was told to pass (`INSTA_FORCE_PASS`); nothing written.
-    ForcedPass(BaselineComparison),
-    /// Outside the tolerance (or the snapshot is unreadable); nothing written. Reported, not
-    /// blocking, until baselines come from the results history (docs/gates.md).
-    Drift {
-        /// What moved.
-        comparison: BaselineComparison,
-        /// How to rebaseline.
-        advice: String,
-    },
-    /// No baseline for this machine class; nothing written.
+    /// The cell's rows against its baseline.
+    Checked(BaselineCheck),
+    /// No baseline for this testbed and cell: the check is skipped, never passed or failed.
     Missing {
-        /// The snapshot that does not exist.
-        path: PathBuf,
-        /// How to record one.
-        advice: String,
+        /// Which testbed and cell, and the command that records baselines.
+        reason: String,
     },
 }
 
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Outcome::Within(c) => {
-                write!(f, "{}: within its baseline's tolerance", c.cell)?;
-                if let Some((metric, moved, allowed)) = c.largest() {
-                    write!(
-                        f,
-                        " (closest to its limit: {metric} moved ×/÷ {} of ×/÷ {} allowed)",
-                        sig3(moved),
-                        sig3(allowed)
-                    )?;
-                }
-                Ok(())
-            }
-            Outcome::Recorded(path) => write!(f, "recorded a new baseline: {}", path.display()),
-            Outcome::Updated(c) => {
-                write!(f, "{}: rebaselined (INSTA_UPDATE)\n{}", c.cell, c.table())
-            }
-            Outcome::Drift { comparison, advice } => {
-                let table = if comparison.drifts.is_empty() {
-                    "its baseline could not be read as a baseline\n".to_owned()
-                } else {
-                    comparison.table()
-                };
-                write!(
-                    f,
-                    "{}: DRIFT outside its baseline's tolerance (reported, not blocking: docs/gates.md)\n\n{table}\n{advice}",
-                    comparison.cell
-                )
-            }
-            Outcome::Missing { path, advice } => {
-                write!(
-                    f,
-                    "no baseline {} for this machine class; {advice}",
-                    path.display()
-                )
-            }
-            Outcome::ForcedPass(c) => write!(
+            Outcome::Checked(c) => write!(
                 f,
-                "{}: WARNING outside the tolerance, passed only because INSTA_FORCE_PASS is set\n{}",
+                "{} against its baseline on testbed `{}`\n\n{}",
                 c.cell,
+                c.testbed,
                 c.table()
             ),
+            Outcome::Missing { reason } => f.write_str(reason),
         }
     }
 }
 
-/// Where baselines live and how they are compared.
+/// A baseline written by [`Store::write`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The stored baseline already says this; nothing written.
+    Unchanged(PathBuf),
+    /// A pending `.snap.new` for `cargo insta review`.
+    Pending(PathBuf),
+    /// The `.snap` itself (`--accept`).
+    Accepted(PathBuf),
+}
+
+/// The baseline snapshots under a directory (`snapshots/` of the workspace).
 #[derive(Debug, Clone)]
 pub struct Store {
-    /// The snapshot directory (absolute: insta resolves relative paths against the caller's file).
+    /// The snapshot directory; baselines live in a subdirectory per testbed.
     pub dir: PathBuf,
-    /// Machine-class suffix of the snapshot names.
-    pub suffix: String,
-    /// Tolerances of new baselines and of snapshots that carry none.
-    pub tolerance: Tolerances,
-    /// The command that reruns one check (see [`Store::with_rerun`]).
-    pub rerun: String,
 }
+
+const DESCRIPTION: &str = "iogate baseline from the results history (iogate baseline record), \
+    compared with a one-sided prediction test (docs/gates.md). Do not edit by hand.";
 
 impl Store {
-    /// Baselines under `dir` for this machine class ([`machine_suffix`]) and default tolerances
-    /// ([`Tolerances::from_env`]).
-    pub fn new(dir: impl Into<PathBuf>) -> Result<Store, String> {
-        settings().check().map_err(|e| e.to_string())?;
-        Ok(Store {
-            dir: dir.into(),
-            suffix: machine_suffix(),
-            tolerance: Tolerances::from_env(),
-            rerun: "cargo test --test io_matrix --".into(),
-        })
+    /// Baselines under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Store {
+        Store { dir: dir.into() }
     }
 
-    /// The command (before the test name) that reruns one check, for the advice in messages:
-    /// `cargo test --test io_matrix --` (the default) or `iogate run matrices/smoke.yaml`.
-    pub fn with_rerun(mut self, command: impl Into<String>) -> Store {
-        self.rerun = command.into();
-        self
-    }
-
-    /// The snapshot file of a cell.
-    pub fn path(&self, cell: &str) -> PathBuf {
+    /// The snapshot file of a cell's baseline on a testbed.
+    pub fn path(&self, testbed: &str, cell: &str) -> PathBuf {
         self.dir
-            .join(format!("{}@{}.snap", snapshot_name(cell), self.suffix))
+            .join(testbed)
+            .join(format!("{}.snap", cell.replace('/', "__")))
     }
 
-    /// The stored baseline of a cell, if there is a readable one.
-    pub fn load(&self, cell: &str) -> Option<Baseline> {
-        let snapshot = insta::Snapshot::from_file(&self.path(cell)).ok()?;
-        parse_snapshot(&snapshot)
-    }
-
-    /// Checks a cell's record against its baseline through insta (see the module docs). `Err`
-    /// explains a failure: the drift table and how to rebaseline, or how to record a missing
-    /// baseline.
-    pub fn check(&self, record: &CellRecord) -> Result<Outcome, String> {
-        let Some(mut measured) = Baseline::from_record(record) else {
-            return Err(format!(
-                "cell {} has no numbers ({:?}: {}); nothing to compare with its baseline",
-                record.name,
-                record.status,
-                record.reason.as_deref().unwrap_or("no repetitions")
-            ));
-        };
-        let path = self.path(&record.name);
-        let before = std::fs::read(&path).ok();
-        let old = self.load(&record.name);
-        // The tolerances travel with the snapshot: a rebaselined file keeps its cell's factors.
-        measured.tolerance = Some(
-            old.as_ref()
-                .and_then(|o| o.tolerance)
-                .unwrap_or(self.tolerance),
-        );
-        let comparison = old
-            .as_ref()
-            .map(|old| compare(old, &measured, self.tolerance));
-
-        let rerun = format!(
-            "INSTA_UPDATE=always {} {}",
-            self.rerun,
-            trial_name(&record.name)
-        );
-        let update = matches!(settings().insta_update.as_deref(), Some("always" | "force"));
-        match (&before, &comparison) {
-            (None, _) if !update => {
-                return Ok(Outcome::Missing {
-                    path,
-                    advice: format!("record one with `{rerun}` and commit it"),
-                });
-            }
-            (Some(_), Some(c)) if c.matches() => return Ok(Outcome::Within(c.clone())),
-            (Some(_), _) if !update && !settings().insta_force_pass => {
-                return Ok(Outcome::Drift {
-                    comparison: comparison.unwrap_or_else(|| BaselineComparison {
-                        cell: record.name.clone(),
-                        same_cell: false,
-                        tolerance: self.tolerance,
-                        drifts: Vec::new(),
-                    }),
-                    advice: format!(
-                        "if the change is intended, rebaseline with `{rerun}` and commit the diff"
-                    ),
-                });
-            }
-            _ => {}
+    /// A cell's stored baseline on a testbed: `Ok(None)` when there is none.
+    pub fn load(&self, testbed: &str, cell: &str) -> Result<Option<Baseline>, String> {
+        check_testbed(testbed)?;
+        let path = self.path(testbed, cell);
+        if !path.exists() {
+            return Ok(None);
         }
+        let unreadable = |e: String| format!("baseline {}: {e}", path.display());
+        let snapshot = insta::Snapshot::from_file(&path).map_err(|e| unreadable(e.to_string()))?;
+        let text = snapshot
+            .as_text()
+            .ok_or_else(|| unreadable("not a text snapshot".into()))?
+            .to_string();
+        serde_saphyr::from_str(&text)
+            .map(Some)
+            .map_err(|e| unreadable(e.to_string()))
+    }
 
-        let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(&self.dir);
-        settings.set_snapshot_suffix(self.suffix.clone());
-        settings.set_prepend_module_to_snapshot(false);
-        settings.set_omit_expression(true);
-        settings.set_description(
-            "iogate baseline: geometric means over the cell's repetitions (3 significant figures); \
-             compared on a log scale within a tolerance, not exactly (docs/gates.md)",
+    /// Writes `baseline` as a pending snapshot (`.snap.new`), or as the snapshot itself when
+    /// `accept`; nothing when the stored one has the same body.
+    pub fn write(&self, baseline: &Baseline, accept: bool) -> Result<Written, String> {
+        check_testbed(&baseline.testbed)?;
+        let path = self.path(&baseline.testbed, &baseline.cell);
+        let pending = path.with_extension("snap.new");
+        let body = serde_saphyr::to_string(baseline).map_err(|e| e.to_string())?;
+        let stored = insta::Snapshot::from_file(&path)
+            .ok()
+            .and_then(|s| Some(s.as_text()?.to_string()));
+        let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+        if stored.as_deref().map(str::trim_end) == Some(body.trim_end()) {
+            if pending.exists() {
+                std::fs::remove_file(&pending).map_err(|e| io(&pending, e))?;
+            }
+            return Ok(Written::Unchanged(path));
+        }
+        let text = format!(
+            "---\nsource: harness/src/judge/baseline.rs\ndescription: \"{DESCRIPTION}\"\n---\n{body}"
         );
-        settings.set_comparator(Box::new(LogTolerance(self.tolerance)));
-        let name = snapshot_name(&record.name);
-        let asserted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            settings.bind(|| insta::assert_json_snapshot!(name.clone(), &measured));
-        }));
-        let after = std::fs::read(&path).ok();
+        let target = if accept { &path } else { &pending };
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        }
+        std::fs::write(target, text).map_err(|e| io(target, e))?;
+        if accept {
+            if pending.exists() {
+                std::fs::remove_file(&pending).map_err(|e| io(&pending, e))?;
+            }
+            Ok(Written::Accepted(path))
+        } else {
+            Ok(Written::Pending(pending))
+        }
+    }
 
-        match (before, comparison) {
-            (None, _) => match (asserted, after) {
-                (Ok(()), Some(_)) => Ok(Outcome::Recorded(path)),
-                _ => {
-                    let pending = PathBuf::from(format!("{}.new", path.display()));
-                    let review = if pending.exists() {
-                        format!(
-                            " (or accept the pending {} with `cargo insta review`)",
-                            pending.display()
-                        )
-                    } else {
-                        String::new()
-                    };
-                    Err(format!(
-                        "no baseline for {} ({}); record one with `{rerun}`{review}, \
-                         and commit it",
-                        record.name,
-                        path.display()
-                    ))
-                }
-            },
-            (Some(_), Some(comparison)) if comparison.matches() => match asserted {
-                Ok(()) => Ok(Outcome::Within(comparison)),
-                Err(_) => Err(format!(
-                    "{}: insta rejected a snapshot that is within the tolerance\n{}",
+    /// The reference runtime of a cell's stored baseline on a testbed, if it has a ratio.
+    pub fn reference(&self, testbed: &str, cell: &str) -> Option<String> {
+        Some(self.load(testbed, cell).ok()??.ratio_to?.runtime)
+    }
+
+    /// Checks a passed cell's record (and its reference runtime's, for the ratio rows) against
+    /// its baseline on `testbed`: per metric, the one-sided p-value of "worse than the baseline
+    /// by more than `threshold`". Deciding is the caller's. `Err`: the record has no numbers or
+    /// the baseline cannot be read.
+    pub fn check(
+        &self,
+        testbed: &str,
+        record: &CellRecord,
+        reference: Option<&CellRecord>,
+        threshold: f64,
+    ) -> Result<Outcome, String> {
+        if record.status != Status::Passed {
+            return Err(format!(
+                "cell {} has no numbers ({:?}); nothing to compare with its baseline",
+                record.name, record.status
+            ));
+        }
+        let Some(baseline) = self.load(testbed, &record.name)? else {
+            return Ok(Outcome::Missing {
+                reason: format!(
+                    "no baseline for {} on testbed `{testbed}` ({}); record them from the history \
+                     with `iogate baseline record --testbed {testbed}`, review with `cargo insta \
+                     review` and commit them",
                     record.name,
-                    comparison.table()
-                )),
-            },
-            (Some(before), comparison) => {
-                let comparison = comparison.unwrap_or_else(|| BaselineComparison {
-                    cell: record.name.clone(),
-                    same_cell: false,
-                    tolerance: self.tolerance,
-                    drifts: Vec::new(),
-                });
-                match asserted {
-                    Ok(()) if after.as_ref() != Some(&before) => Ok(Outcome::Updated(comparison)),
-                    Ok(()) => Ok(Outcome::ForcedPass(comparison)),
-                    Err(_) => {
-                        let table = if comparison.drifts.is_empty() {
-                            format!(
-                                "the baseline {} could not be read as a baseline\n",
-                                path.display()
-                            )
-                        } else {
-                            comparison.table()
-                        };
-                        Err(format!(
-                            "{} moved outside its baseline's tolerance ({}):\n\n{table}\n\
-                             if the change is intended, rebaseline with `{rerun}` (or `cargo insta review`) \
-                             and commit the diff",
-                            record.name,
-                            path.display()
-                        ))
+                    self.path(testbed, &record.name).display()
+                ),
+            });
+        };
+        let mut check = BaselineCheck {
+            cell: record.name.clone(),
+            testbed: testbed.to_owned(),
+            rows: Vec::new(),
+            notes: Vec::new(),
+        };
+        for (metric, stat) in &baseline.metrics {
+            if let Some(x) = cell_value(*metric, record) {
+                check
+                    .rows
+                    .push(row(*metric, Kind::Absolute, x, stat, threshold));
+            }
+        }
+        if let Some(ratio) = &baseline.ratio_to {
+            match reference.filter(|r| r.status == Status::Passed) {
+                Some(reference) => {
+                    for (metric, stat) in &ratio.metrics {
+                        if let (Some(x), Some(y)) =
+                            (cell_value(*metric, record), cell_value(*metric, reference))
+                        {
+                            let kind = Kind::RatioTo(ratio.runtime.clone());
+                            check.rows.push(row(*metric, kind, x / y, stat, threshold));
+                        }
                     }
                 }
+                None => check.notes.push(format!(
+                    "ratio to {} not checked: that runtime's cell has no numbers in this run",
+                    ratio.runtime
+                )),
             }
         }
+        Ok(Outcome::Checked(check))
     }
 }
 
-/// The snapshot name of a cell (`smoke/host/c8/read` → `smoke__host__c8__read`).
-fn snapshot_name(cell: &str) -> String {
-    cell.replace('/', "__")
+/// A testbed name is a directory name: 1 to 64 characters from `[A-Za-z0-9._-]`, not starting
+/// with `.` (as `IOGATE_TESTBED` requires).
+fn check_testbed(name: &str) -> Result<(), String> {
+    let ok = (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "testbed {name:?}: expected 1 to 64 characters from [A-Za-z0-9._-], not starting with `.`"
+        ))
+    }
+}
+
+/// A cell's value of `metric` (bytes/s, ns), when it has one.
+fn cell_value(metric: Metric, record: &CellRecord) -> Option<f64> {
+    let lat = record.lat_ns.as_ref();
+    let value = match metric {
+        Metric::Bw => record.bw_bytes?,
+        Metric::Iops => record.iops?,
+        Metric::P50 => lat?.p50 as f64,
+        Metric::P90 => lat?.p90 as f64,
+        Metric::P99 => lat?.p99 as f64,
+        Metric::P99_9 => lat?.p99_9 as f64,
+    };
+    (value > 0.0).then_some(value)
+}
+
+fn row(metric: Metric, kind: Kind, measured: f64, stat: &Stat, threshold: f64) -> BaselineRow {
+    // Worse is lower for throughput, higher for latencies: flip latencies so lower is worse.
+    let sign = match metric {
+        Metric::Bw | Metric::Iops => 1.0,
+        _ => -1.0,
+    };
+    let gap = prediction_gap(sign * measured.ln(), sign * stat.mean, stat.sigma, stat.n);
+    let (p_worse, improved) = match gap {
+        Some(gap) => {
+            let better = Estimate {
+                estimate: -gap.estimate,
+                ..gap
+            };
+            (
+                p_lower_by(&gap, threshold),
+                p_lower_by(&better, threshold) < IMPROVED_P,
+            )
+        }
+        None => (1.0, false),
+    };
+    BaselineRow {
+        metric,
+        kind,
+        measured,
+        expected: stat.mean.exp(),
+        n: stat.n,
+        sigma: stat.sigma,
+        p_worse,
+        improved,
+    }
 }

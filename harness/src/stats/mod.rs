@@ -3,6 +3,7 @@
 
 pub mod changepoint;
 pub mod family;
+pub mod prediction;
 
 pub use family::{Estimate, holm, run_estimate};
 

@@ -1,0 +1,492 @@
+//! Baselines from the results history: built per testbed from a temporary SQLite history, their
+//! snapshot format, the check of a new run against them, a testbed without baselines, and
+//! `iogate baseline record`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use iogate::harness::Decision;
+use iogate::harness::decision::of_baseline;
+use iogate::history::{History, Location, RunEntry, Testbed};
+use iogate::judge::baseline::{self, Kind, Outcome, Store, Written};
+use iogate::run::CellRecord;
+use iogate::spec::{MatrixFile, Metric};
+use serde_json::json;
+
+/// Two runtimes, gVisor gated against the host, two patterns, one client count.
+fn matrix(dir: &Path) -> MatrixFile {
+    let text = format!(
+        "name: bl
+target: {}
+clients: [1]
+runtimes:
+  - name: host
+    host: {{}}
+  - name: gvisor
+    docker: {{ handler: runsc }}
+workload:
+  patterns: [read, write]
+  bs: 64k
+  threads: 1
+  size: 8m
+gates:
+  - {{ metric: bw, runtime: gvisor, reference: host, at_least: 5% }}
+",
+        dir.join("files").display()
+    );
+    let path = dir.join("bl.yaml");
+    std::fs::write(&path, text).unwrap();
+    MatrixFile::load(&path).unwrap()
+}
+
+/// A cell record: `bw` bytes/s, p50 and p99 in ns; failed when `bw` is `None`.
+fn cell(name: &str, bw: Option<f64>, p50: u64, p99: u64) -> CellRecord {
+    let passed = bw.is_some();
+    let lat = json!({ "p50": p50, "p90": p50 * 2, "p99": p99, "p99.9": p99 * 2 });
+    serde_json::from_value(json!({
+        "name": name, "runtime": name.split('/').nth(1), "kind": "host",
+        "clients": 1, "nodes": 1, "placement": [1], "pattern": name.rsplit('/').next(),
+        "status": if passed { "passed" } else { "failed" },
+        "reason": if passed { None } else { Some("a server went away") },
+        "bw_bytes": bw, "iops": bw.map(|b| b / 65536.0),
+        "lat_ns": if passed { lat.clone() } else { json!(null) },
+        "ios": if passed { Some(1000) } else { None },
+        "repetitions": if passed {
+            json!([{ "bw_bytes": bw, "iops": bw.map(|b| b / 65536.0), "lat_ns": lat,
+                     "raw": "cells/x/r1.json" }])
+        } else { json!([]) },
+        "raw": [], "logs": [], "histogram": null,
+        "provenance": { "kernel": "6.1.0", "fio": "fio-3.33",
+                        "runtime": { "kind": "host" }, "matrix_hash": "h", "iogate": "0.1.0" },
+        "started_at": "2026-01-01T00:00:00Z", "duration_s": 2.5
+    }))
+    .expect("a valid cell record")
+}
+
+/// Run `k`'s numbers: host read bw 1 GB/s and gVisor read 200 MB/s, both × a machine-wide factor
+/// (drift that cancels in the ratio) and a little noise of their own.
+fn host_read(k: usize) -> f64 {
+    1e9 * drift(k)
+}
+fn gvisor_read(k: usize) -> f64 {
+    2e8 * drift(k) * [1.0, 1.02, 0.99, 1.01, 0.98, 1.0][k]
+}
+fn drift(k: usize) -> f64 {
+    [1.0, 1.2, 0.9, 1.1, 0.95, 1.05][k]
+}
+
+fn run_entry(k: usize, testbed: &str, commit: &str) -> RunEntry {
+    RunEntry {
+        run_id: format!("2026010{}T000000Z-{testbed}", k + 1),
+        matrix: "bl".into(),
+        matrix_hash: "h".into(),
+        started_at: format!("2026-01-0{}T00:00:00Z", k + 1),
+        git_commit: Some(commit.into()),
+        testbed: testbed.into(),
+        fingerprint: Testbed {
+            cpus: Some(2),
+            kernel: Some("6.1.0".into()),
+            fio: Some("fio-3.33".into()),
+            ..Testbed::default()
+        },
+        dir: PathBuf::from(format!("/results/bl/run{k}")),
+    }
+}
+
+/// Six runs on `lab1` (gVisor write passes in two of them), and three much faster runs on
+/// `other` that must not leak into lab1's baselines.
+fn history(dir: &Path) -> Location {
+    let location = Location::Sqlite(dir.join("history.sqlite"));
+    let store = History::open(&location).unwrap();
+    for k in 0..6 {
+        let commit = if k < 3 {
+            "aaaaaaaaaaaaaaaa"
+        } else {
+            "bbbbbbbbbbbbbbbb"
+        };
+        let cells = [
+            cell("bl/host/c1/read", Some(host_read(k)), 500_000, 2_000_000),
+            cell(
+                "bl/gvisor/c1/read",
+                Some(gvisor_read(k)),
+                3_000_000,
+                9_000_000,
+            ),
+            cell("bl/host/c1/write", Some(8e8), 600_000, 2_500_000),
+            cell(
+                "bl/gvisor/c1/write",
+                (k >= 4).then_some(1e8),
+                4_000_000,
+                9_000_000,
+            ),
+        ];
+        store.record(&run_entry(k, "lab1", commit), &cells).unwrap();
+    }
+    for k in 0..3 {
+        let cells = [cell("bl/host/c1/read", Some(9e9), 50_000, 200_000)];
+        store
+            .record(&run_entry(k, "other", "cccccccccccc"), &cells)
+            .unwrap();
+    }
+    location
+}
+
+fn logs_stat(values: &[f64]) -> (f64, f64) {
+    let logs: Vec<f64> = values.iter().map(|v| v.ln()).collect();
+    let n = logs.len() as f64;
+    let mean = logs.iter().sum::<f64>() / n;
+    let var = logs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+#[test]
+fn baselines_hold_the_testbeds_last_runs_with_ratios_to_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let store = History::open(&history(dir.path())).unwrap();
+    let built = baseline::build(&store, "lab1", &file, 4).unwrap();
+    let names: Vec<&str> = built.baselines.iter().map(|b| b.cell.as_str()).collect();
+    assert_eq!(
+        names,
+        ["bl/host/c1/read", "bl/host/c1/write", "bl/gvisor/c1/read"]
+    );
+    assert_eq!(
+        built.skipped,
+        [(
+            "bl/gvisor/c1/write".to_owned(),
+            "passed in 2 run(s) on testbed `lab1`; a baseline needs 3".to_owned()
+        )]
+    );
+
+    // The last 4 of lab1's 6 runs; `other`'s runs are not in it.
+    let gvisor = &built.baselines[2];
+    let bw = &gvisor.metrics[&Metric::Bw];
+    let (mean, sigma) = logs_stat(&(2..6).map(gvisor_read).collect::<Vec<_>>());
+    assert_eq!(bw.n, 4);
+    assert!((bw.mean - mean).abs() < 1e-6, "{bw:?}");
+    assert!((bw.sigma - sigma).abs() / sigma < 1e-3, "{bw:?} vs {sigma}");
+    // The ratio to the host: the machine-wide drift cancels, leaving gVisor's own noise.
+    let ratio = gvisor.ratio_to.as_ref().expect("gVisor has a reference");
+    assert_eq!(ratio.runtime, "host");
+    let r = &ratio.metrics[&Metric::Bw];
+    let (mean, sigma) = logs_stat(
+        &(2..6)
+            .map(|k| gvisor_read(k) / host_read(k))
+            .collect::<Vec<_>>(),
+    );
+    assert!((r.mean - mean).abs() < 1e-6 && (r.sigma - sigma).abs() / sigma < 1e-3);
+    assert!(r.sigma < bw.sigma / 2.0, "{r:?} vs {bw:?}");
+    assert_eq!(
+        gvisor.metrics.keys().copied().collect::<Vec<_>>(),
+        [Metric::Bw, Metric::P50, Metric::P99]
+    );
+    // Where it came from.
+    assert_eq!(gvisor.source.first.run_id, "20260103T000000Z-lab1");
+    assert_eq!(gvisor.source.last.run_id, "20260106T000000Z-lab1");
+    assert_eq!(gvisor.source.commits, ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]);
+    assert_eq!(gvisor.source.cpus, [2]);
+    // The host has no reference: no ratio.
+    assert!(built.baselines[0].ratio_to.is_none());
+
+    // A testbed without runs of the matrix is an error naming it.
+    let none = baseline::build(&store, "nowhere", &file, 10).unwrap_err();
+    assert!(
+        none.contains("no run of matrix `bl` on testbed `nowhere`"),
+        "{none}"
+    );
+}
+
+#[test]
+fn snapshot_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let history = History::open(&history(dir.path())).unwrap();
+    let built = baseline::build(&history, "lab1", &file, 10).unwrap();
+    let store = Store::new(dir.path().join("snapshots"));
+    let gvisor = &built.baselines[2];
+    let written = store.write(gvisor, true).unwrap();
+    let path = dir.path().join("snapshots/lab1/bl__gvisor__c1__read.snap");
+    assert_eq!(written, Written::Accepted(path.clone()));
+    insta::assert_snapshot!(std::fs::read_to_string(&path).unwrap());
+    // It reads back as written (`typical` is for people only).
+    let mut loaded = store.load("lab1", &gvisor.cell).unwrap().unwrap();
+    for stat in loaded
+        .metrics
+        .values_mut()
+        .chain(loaded.ratio_to.as_mut().unwrap().metrics.values_mut())
+    {
+        assert!(stat.typical.is_empty());
+    }
+    assert_eq!(loaded.cell, gvisor.cell);
+    assert_eq!(loaded.source, gvisor.source);
+    assert_eq!(
+        loaded.metrics[&Metric::P99].mean,
+        gvisor.metrics[&Metric::P99].mean
+    );
+}
+
+#[test]
+fn pending_baselines_count_only_once_accepted_and_unchanged_ones_are_not_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let history = History::open(&history(dir.path())).unwrap();
+    let built = baseline::build(&history, "lab1", &file, 10).unwrap();
+    let store = Store::new(dir.path().join("snapshots"));
+    let host = &built.baselines[0];
+    let Written::Pending(pending) = store.write(host, false).unwrap() else {
+        panic!("a first write without --accept is pending");
+    };
+    assert!(
+        pending
+            .to_string_lossy()
+            .ends_with("lab1/bl__host__c1__read.snap.new")
+    );
+    let record = cell("bl/host/c1/read", Some(1e9), 500_000, 2_000_000);
+    assert!(matches!(
+        store.check("lab1", &record, None, 0.05).unwrap(),
+        Outcome::Missing { .. }
+    ));
+    assert!(matches!(
+        store.write(host, true).unwrap(),
+        Written::Accepted(_)
+    ));
+    assert!(!pending.exists());
+    assert!(matches!(
+        store.write(host, false).unwrap(),
+        Written::Unchanged(_)
+    ));
+    assert!(!pending.exists());
+}
+
+#[test]
+fn a_testbed_without_baselines_is_skipped_with_the_command_that_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let record = cell("bl/host/c1/read", Some(1e9), 500_000, 2_000_000);
+    let outcome = store.check("ci-2cpu", &record, None, 0.05).unwrap();
+    let Outcome::Missing { reason } = &outcome else {
+        panic!("{outcome:?}");
+    };
+    assert!(reason.contains("testbed `ci-2cpu`"), "{reason}");
+    assert!(
+        reason.contains("`iogate baseline record --testbed ci-2cpu`"),
+        "{reason}"
+    );
+    let Decision::Ignore(text) = of_baseline(Ok(outcome.clone())) else {
+        panic!("a missing baseline is neither passed nor failed");
+    };
+    assert_eq!(&text, reason);
+}
+
+#[test]
+fn a_run_is_checked_against_its_baseline_one_sided() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let history = History::open(&history(dir.path())).unwrap();
+    let store = Store::new(dir.path().join("snapshots"));
+    for b in baseline::build(&history, "lab1", &file, 10)
+        .unwrap()
+        .baselines
+    {
+        store.write(&b, true).unwrap();
+    }
+    let check = |gvisor: f64, host: f64, p99: u64| {
+        let record = cell("bl/gvisor/c1/read", Some(gvisor), 3_000_000, p99);
+        let reference = cell("bl/host/c1/read", Some(host), 500_000, 2_000_000);
+        let Outcome::Checked(check) = store
+            .check("lab1", &record, Some(&reference), 0.05)
+            .unwrap()
+        else {
+            panic!("lab1 has a baseline");
+        };
+        check
+    };
+    let p = |c: &iogate::judge::baseline::BaselineCheck, metric: Metric, ratio: bool| {
+        c.rows
+            .iter()
+            .find(|r| r.metric == metric && matches!(r.kind, Kind::RatioTo(_)) == ratio)
+            .unwrap()
+            .p_worse
+    };
+
+    // As usual: nothing is worse; three absolute rows and three ratio rows.
+    let usual = check(2e8, 1e9, 9_000_000);
+    assert_eq!(usual.rows.len(), 6);
+    assert!(
+        usual.rows.iter().all(|r| r.p_worse > 0.1),
+        "{}",
+        usual.table()
+    );
+    assert!(matches!(
+        of_baseline(Ok(Outcome::Checked(usual.clone()))),
+        Decision::Pass(_)
+    ));
+
+    // gVisor at half its bandwidth while the host is as usual: both bandwidth rows are worse,
+    // the ratio (free of the machine-wide drift) most clearly; the latency rows are not.
+    let slow = check(1e8, 1e9, 9_000_000);
+    assert!(p(&slow, Metric::Bw, true) < 1e-4, "{}", slow.table());
+    assert!(p(&slow, Metric::Bw, true) < p(&slow, Metric::Bw, false));
+    assert!(p(&slow, Metric::P50, true) > 0.1);
+    let Decision::Fail(text) = of_baseline(Ok(Outcome::Checked(slow))) else {
+        panic!("a 2× slowdown fails");
+    };
+    assert!(
+        text.contains("worse than its baseline: bw, bw ÷ host"),
+        "{text}"
+    );
+
+    // Higher latency is worse, lower is better (and never fails).
+    assert!(p(&check(2e8, 1e9, 40_000_000), Metric::P99, false) < 1e-3);
+    let faster = check(2e8, 1e9, 2_000_000);
+    let row = faster
+        .rows
+        .iter()
+        .find(|r| r.metric == Metric::P99 && r.kind == Kind::Absolute)
+        .unwrap();
+    assert!(row.improved && row.p_worse > 0.99, "{row:?}");
+
+    // Without the reference's numbers the ratio rows are left out, with a note.
+    let record = cell("bl/gvisor/c1/read", Some(2e8), 3_000_000, 9_000_000);
+    let Outcome::Checked(alone) = store.check("lab1", &record, None, 0.05).unwrap() else {
+        panic!();
+    };
+    assert_eq!(alone.rows.len(), 3);
+    assert!(
+        alone.notes[0].contains("ratio to host not checked"),
+        "{alone:?}"
+    );
+}
+
+#[test]
+fn the_record_command_writes_pending_baselines_and_accepts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let location = history(dir.path());
+    let Location::Sqlite(db) = &location else {
+        unreachable!()
+    };
+    let snapshots = dir.path().join("snapshots");
+    let iogate = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_iogate"))
+            .args(["baseline", "record", "--matrix"])
+            .arg(&file.path)
+            .arg("--history")
+            .arg(db)
+            .arg("--snapshots")
+            .arg(&snapshots)
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, out) = iogate(&["--testbed", "lab1", "--last", "5"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("lab1/bl__gvisor__c1__read.snap.new (5 runs, ratio to host)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("lab1/bl__host__c1__read.snap.new (5 runs)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("skipped   bl/gvisor/c1/write: passed in 2 run(s)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 pending: review with `cargo insta review`"),
+        "{out}"
+    );
+    assert!(snapshots.join("lab1/bl__host__c1__write.snap.new").exists());
+
+    let (ok, out) = iogate(&["--testbed", "lab1", "--last", "5", "--accept"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("wrote     "), "{out}");
+    assert!(snapshots.join("lab1/bl__host__c1__write.snap").exists());
+    assert!(!snapshots.join("lab1/bl__host__c1__write.snap.new").exists());
+    let (ok, out) = iogate(&["--testbed", "lab1", "--last", "5"]);
+    assert!(ok && out.matches("unchanged ").count() == 3, "{out}");
+
+    let (ok, out) = iogate(&["--testbed", "nowhere"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("no run of matrix `bl` on testbed `nowhere`"),
+        "{out}"
+    );
+}
+
+/// Five real host runs make the baseline; a sixth with every thread capped at half its share of
+/// the measured bandwidth is worse than it by more than the threshold.
+#[test]
+fn a_real_2x_slowdown_is_caught_by_the_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let matrix = |rate: Option<u64>| {
+        let options = rate
+            .map(|r| format!("  options:\n    rate: {r}\n"))
+            .unwrap_or_default();
+        let text = format!(
+            "name: bltest
+target: {}
+clients: [1]
+runtimes:
+  - name: host
+    host: {{}}
+workload:
+  patterns: [read]
+  bs: 64k
+  threads: 2
+  size: 16m
+  runtime: 1s
+{options}",
+            dir.path().join("files").display()
+        );
+        let path = dir.path().join("bltest.yaml");
+        std::fs::write(&path, text).unwrap();
+        MatrixFile::load(&path).unwrap()
+    };
+    let location = Location::Sqlite(dir.path().join("history.sqlite"));
+    let history = History::open(&location).unwrap();
+    let results = dir.path().join("results");
+    let run = |file: MatrixFile, id: &str| {
+        let cell = file.cells().remove(0);
+        let mut session = iogate::run::Session::open_in(&results, id, file).unwrap();
+        let record = session.run_cell(&cell).unwrap();
+        assert_eq!(
+            record.status,
+            iogate::run::Status::Passed,
+            "{:?}",
+            record.reason
+        );
+        record
+    };
+    let mut bw = Vec::new();
+    for k in 0..5 {
+        let record = run(matrix(None), &format!("base{k}"));
+        let mut entry = run_entry(k, "here", "dddddddddddd");
+        entry.matrix = "bltest".into();
+        history
+            .record(&entry, std::slice::from_ref(&record))
+            .unwrap();
+        bw.push(record.bw_bytes.unwrap());
+    }
+    let store = Store::new(dir.path().join("snapshots"));
+    let built = baseline::build(&history, "here", &matrix(None), 10).unwrap();
+    store.write(&built.baselines[0], true).unwrap();
+
+    let threads = 2.0;
+    let mean = bw.iter().sum::<f64>() / bw.len() as f64;
+    let slow = run(matrix(Some((mean / threads / 2.0) as u64)), "slow");
+    let Outcome::Checked(check) = store.check("here", &slow, None, 0.05).unwrap() else {
+        panic!("the baseline was written");
+    };
+    let row = check.rows.iter().find(|r| r.metric == Metric::Bw).unwrap();
+    // The cap, not noise, made it slower.
+    assert!(row.measured / row.expected < 0.6, "{}", check.table());
+    assert!(row.p_worse < 0.01, "{}", check.table());
+}
