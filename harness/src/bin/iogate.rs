@@ -310,6 +310,9 @@ fn run_matrix(
         })
         .collect();
     let compared = snapshots.is_dir();
+    if compared {
+        runner.set_baselines(Store::new(snapshots));
+    }
     runner.select(
         cells
             .iter()

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::judge::baseline::{Kind, Outcome};
+use crate::judge::baseline::{BaselineCheck, Kind};
 use crate::judge::{GateReport, RowResult, Verdict};
 use crate::report::gates::{gate_table, noise_advice};
 use crate::run::{CellRecord, Status};
@@ -86,42 +86,33 @@ pub(crate) fn of_cell(record: &CellRecord, results: &std::path::Path) -> Decisio
     }
 }
 
-/// A baseline check's decision: no baseline for the testbed → ignored with the reason and the
-/// command that records one (never passed, never failed); checked → fail when a row shows the
-/// cell worse than its baseline by more than the threshold, else pass with the table.
-///
-/// Interim: rows are corrected within the cell only (Bonferroni at 1 % over its rows). The
-/// run-wide Holm family over every gate row and baseline row replaces this.
-pub fn of_baseline(outcome: Result<Outcome, String>) -> Decision {
-    const ALPHA: f64 = 0.01;
-    match outcome {
-        Ok(Outcome::Checked(check)) => {
-            let m = check.rows.len().max(1) as f64;
-            let worse: Vec<String> = check
-                .rows
-                .iter()
-                .filter(|r| r.p_worse < ALPHA / m)
-                .map(|r| match &r.kind {
-                    Kind::Absolute => r.metric.to_string(),
-                    Kind::RatioTo(to) => format!("{} ÷ {to}", r.metric),
-                })
-                .collect();
-            let text = format!(
-                "{} against its baseline on testbed `{}`\n\n{}",
-                check.cell,
-                check.testbed,
-                check.table()
-            );
-            if worse.is_empty() {
-                Decision::Pass(text)
-            } else {
-                Decision::Fail(format!(
-                    "worse than its baseline: {}\n{text}",
-                    worse.join(", ")
-                ))
-            }
-        }
-        Ok(Outcome::Missing { reason }) => Decision::Ignore(reason),
-        Err(why) => Decision::Fail(why),
+/// A baseline check's decision once the family's correction ran: fail when any of its rows was
+/// rejected (`rejected[i]` for row i: shown worse than the baseline by more than the threshold),
+/// pass otherwise, with the table either way. A baseline has no "unclear": its noise is between
+/// runs, which more blocks of this run do not shrink.
+pub fn of_baseline(check: &BaselineCheck, rejected: &[bool]) -> Decision {
+    let worse: Vec<String> = check
+        .rows
+        .iter()
+        .zip(rejected)
+        .filter(|(_, r)| **r)
+        .map(|(row, _)| match &row.kind {
+            Kind::Absolute => row.metric.to_string(),
+            Kind::RatioTo(to) => format!("{} ÷ {to}", row.metric),
+        })
+        .collect();
+    let text = format!(
+        "{} against its baseline on testbed `{}`\n\n{}",
+        check.cell,
+        check.testbed,
+        check.table()
+    );
+    if worse.is_empty() {
+        Decision::Pass(text)
+    } else {
+        Decision::Fail(format!(
+            "worse than its baseline: {}\n{text}",
+            worse.join(", ")
+        ))
     }
 }

@@ -50,12 +50,24 @@ pub struct Runner {
     selection: Mutex<Option<std::collections::BTreeSet<String>>>,
     /// Each matrix's gate reports, decided together, by test name.
     judged: Mutex<BTreeMap<String, Arc<Mutex<Option<Judged>>>>>,
+    /// The baseline snapshots the family's baseline comparisons use.
+    baselines: Mutex<Option<Store>>,
 }
 
 /// A matrix's gates as the family decided them.
 #[derive(Clone, Default)]
 struct Judged {
     gates: BTreeMap<String, Result<GateReport, String>>,
+    /// Baseline decisions, by test name.
+    baselines: BTreeMap<String, Decision>,
+}
+
+/// A cell against its baseline before the family's correction.
+enum Checked {
+    /// Decided without rows (skipped or failed cell, no baseline, unreadable snapshot).
+    Decided(Decision),
+    /// Rows whose p-values join the family.
+    Rows(crate::judge::baseline::BaselineCheck),
 }
 
 /// Marks claimed cells as finished (with an error) if their measurement panics, so no caller
@@ -86,7 +98,14 @@ impl Runner {
             sink: Mutex::new(sink),
             selection: Mutex::default(),
             judged: Mutex::default(),
+            baselines: Mutex::default(),
         }
+    }
+
+    /// Compares the selected cells with the baselines in `store`, in the same family as the
+    /// gates (one Holm correction over every gate row and baseline row of the run).
+    pub fn set_baselines(&self, store: Store) {
+        *lock(&self.baselines) = Some(store);
     }
 
     /// Limits the family of gates and baselines decided together (and the cells measured for
@@ -371,10 +390,29 @@ impl Runner {
                 };
                 reports.push((trial.clone(), report));
             }
+            let store = lock(&self.baselines).clone();
+            let checks: Vec<(String, Checked)> = match &store {
+                Some(store) => matrix
+                    .cells()
+                    .into_iter()
+                    .filter(|c| self.selected(&c.id.baseline_trial(), c.lab))
+                    .map(|c| {
+                        (
+                            c.id.baseline_trial(),
+                            self.check_baseline(matrix, &c, store),
+                        )
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
             let p: Vec<f64> = reports
                 .iter()
                 .filter_map(|(_, r)| r.as_ref().ok())
                 .flat_map(|r| r.p_values().into_iter().flatten())
+                .chain(checks.iter().flat_map(|(_, c)| match c {
+                    Checked::Rows(check) => check.rows.iter().map(|r| r.p_worse).collect(),
+                    Checked::Decided(_) => Vec::new(),
+                }))
                 .collect();
             let mut rejected = holm(&p, spec.false_alarms.get()).into_iter();
             for (_, report) in &mut reports {
@@ -387,6 +425,23 @@ impl Runner {
                     report.settle(&mine);
                 }
             }
+            let baselines: BTreeMap<String, Decision> = checks
+                .into_iter()
+                .map(|(trial, checked)| {
+                    let decision = match checked {
+                        Checked::Decided(d) => d,
+                        Checked::Rows(check) => {
+                            let mine: Vec<bool> = check
+                                .rows
+                                .iter()
+                                .map(|_| rejected.next().unwrap_or(false))
+                                .collect();
+                            decision::of_baseline(&check, &mine)
+                        }
+                    };
+                    (trial, decision)
+                })
+                .collect();
             // Cells of unclear rows that may take another block.
             let mut more: Vec<Cell> = Vec::new();
             for ((_, report), (_, gate, clients)) in reports.iter().zip(&family) {
@@ -428,6 +483,7 @@ impl Runner {
             if more.is_empty() || used + next > budget {
                 return Judged {
                     gates: reports.into_iter().collect(),
+                    baselines,
                 };
             }
             let unclear = reports
@@ -508,25 +564,55 @@ impl Runner {
             Err(e) => Decision::Fail(e),
         }
     }
-
-    /// One cell against its baseline in `store`: a skipped cell's check is ignored with its
-    /// reason, a failed cell's check fails (it cannot be compared).
+    /// One cell against its baseline in `store`: decided with the run's family when the runner
+    /// compares with `store` ([`Runner::set_baselines`]), else on its own (Holm over its rows). A
+    /// skipped cell's check is ignored with its reason, a failed cell's fails, a cell without a
+    /// baseline on this testbed is ignored with the command that records one.
     pub fn baseline_decision(&self, matrix: &MatrixFile, cell: &Cell, store: &Store) -> Decision {
+        let trial = cell.id.baseline_trial();
+        let in_family = lock(&self.baselines).is_some();
+        let decision = match in_family
+            .then(|| self.judged(matrix).baselines.get(&trial).cloned())
+            .flatten()
+        {
+            Some(decision) => decision,
+            None => match self.check_baseline(matrix, cell, store) {
+                Checked::Decided(d) => d,
+                Checked::Rows(check) => {
+                    let p: Vec<f64> = check.rows.iter().map(|r| r.p_worse).collect();
+                    let rejected = holm(&p, matrix.matrix.judge.false_alarms.get());
+                    decision::of_baseline(&check, &rejected)
+                }
+            },
+        };
+        let (verdict, text) = match &decision {
+            Decision::Pass(t) => (Verdict::Pass, t),
+            Decision::Fail(t) => (Verdict::Fail, t),
+            Decision::Ignore(t) => (Verdict::Skipped, t),
+        };
+        self.emit(&Event::BaselineChecked {
+            trial: &trial,
+            verdict,
+            summary: first_line(text),
+        });
+        decision
+    }
+
+    /// A cell against its baseline, before any correction.
+    fn check_baseline(&self, matrix: &MatrixFile, cell: &Cell, store: &Store) -> Checked {
         let measured = match self.cell(matrix, cell) {
             Ok(m) => m,
-            Err(e) => return Decision::Fail(e),
+            Err(e) => return Checked::Decided(Decision::Fail(e)),
         };
         let record = &measured.record;
         let reason = record.reason.as_deref().unwrap_or_default();
-        let decision = match record.status {
-            Status::Skipped => return Decision::Ignore(short_reason(reason)),
-            Status::Failed => {
-                return Decision::Fail(format!(
-                    "{} failed, so it cannot be compared with its baseline: {reason}\n(results: {})",
-                    cell.name,
-                    measured.dir.display()
-                ));
-            }
+        match record.status {
+            Status::Skipped => Checked::Decided(Decision::Ignore(short_reason(reason))),
+            Status::Failed => Checked::Decided(Decision::Fail(format!(
+                "{} failed, so it cannot be compared with its baseline: {reason}\n(results: {})",
+                cell.name,
+                measured.dir.display()
+            ))),
             Status::Passed => {
                 let testbed = testbed_of(&measured.dir);
                 let reference = store.reference(&testbed, &cell.name).and_then(|runtime| {
@@ -539,20 +625,15 @@ impl Runner {
                 });
                 let threshold = matrix.matrix.judge.threshold.get();
                 let reference = reference.as_ref().map(|m| &m.record);
-                decision::of_baseline(store.check(&testbed, record, reference, threshold))
+                match store.check(&testbed, record, reference, threshold) {
+                    Ok(crate::judge::baseline::Outcome::Checked(check)) => Checked::Rows(check),
+                    Ok(crate::judge::baseline::Outcome::Missing { reason }) => {
+                        Checked::Decided(Decision::Ignore(reason))
+                    }
+                    Err(why) => Checked::Decided(Decision::Fail(why)),
+                }
             }
-        };
-        let (verdict, text) = match &decision {
-            Decision::Pass(t) => (Verdict::Pass, t),
-            Decision::Fail(t) => (Verdict::Fail, t),
-            Decision::Ignore(t) => (Verdict::Skipped, t),
-        };
-        self.emit(&Event::BaselineChecked {
-            trial: &cell.id.baseline_trial(),
-            verdict,
-            summary: first_line(text),
-        });
-        decision
+        }
     }
 
     /// Ends the run: stops every session's fixtures, prints each run's tables, writes its

@@ -92,6 +92,7 @@ pub fn trials(
     let mut nominal = BTreeMap::new();
     // Absolute: insta resolves relative snapshot paths against the caller's file.
     let store = Store::new(workspace.join("snapshots"));
+    runner.set_baselines(store.clone());
     for path in matrix_files(workspace) {
         let matrix = match MatrixFile::load(&path) {
             Ok(m) => Arc::new(m),
