@@ -11,7 +11,9 @@
 //! group by group (a client count × pattern: every runtime's cell of it from one randomly chosen
 //! run, so cells measured side by side stay paired), the history being the runs not chosen: more
 //! trials than runs, at the price of assuming the groups independent; then it decides every gate row of the matrix with the
-//! matrix's `judge` settings and Holm over all of them, as the runner does. `--slow runc=0.8`
+//! matrix's `judge` settings, with the baseline rows (each cell's bw, p50, p99 against the history
+//! runs' mean and between-run σ, as `iogate baseline record` would write them) in the same Holm
+//! family, as the runner does. `--slow runc=0.8`
 //! multiplies that runtime's bandwidth and IOPS in "this run" by 0.8 (and its latencies by
 //! 1/0.8): detection of a slowdown, on top of real noise.
 //!
@@ -22,9 +24,10 @@
 use std::path::{Path, PathBuf};
 
 use iogate::judge::{GateReport, Past, Verdict, evaluate};
-use iogate::run::{CellRecord, Summary};
+use iogate::run::{CellRecord, Status, Summary};
 use iogate::spec::MatrixFile;
 use iogate::stats::holm;
+use iogate::stats::prediction::{p_lower_by, prediction_gap};
 use statrs::distribution::{Beta, ContinuousCDF};
 
 fn usage() -> ! {
@@ -152,6 +155,11 @@ fn main() {
                 if let Some((runtime, f)) = &slow
                     && c.runtime == *runtime
                 {
+                    c.bw_bytes = c.bw_bytes.map(|b| b * f);
+                    if let Some(l) = &mut c.lat_ns {
+                        l.p50 = (l.p50 as f64 / f) as u64;
+                        l.p99 = (l.p99 as f64 / f) as u64;
+                    }
                     for r in &mut c.repetitions {
                         r.bw_bytes *= f;
                         r.iops *= f;
@@ -189,9 +197,51 @@ fn main() {
             .flat_map(|g| g.client_counts(m).into_iter().map(move |c| (g, c)))
             .map(|(g, c)| evaluate(g, m, Some(c), &records, &past, m.judge.threshold.get()))
             .collect();
+        // Baseline rows: each cell's bw, p50 and p99 against the history runs' mean and
+        // between-run σ of ln(value) (the absolute rows `iogate baseline record` writes).
+        let history: Vec<&Summary> = runs
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| !used.contains(j))
+            .take(10)
+            .map(|(_, (_, s))| s)
+            .collect();
+        let mut baseline_p: Vec<(String, f64)> = Vec::new();
+        for cell in records.iter().filter(|c| c.status == Status::Passed) {
+            for (metric, worse_is_lower) in [("bw", true), ("p50", false), ("p99", false)] {
+                let value = |c: &CellRecord| -> Option<f64> {
+                    let v = match metric {
+                        "bw" => c.bw_bytes?,
+                        "p50" => c.lat_ns?.p50 as f64,
+                        _ => c.lat_ns?.p99 as f64,
+                    };
+                    (v > 0.0).then(|| if worse_is_lower { v.ln() } else { -v.ln() })
+                };
+                let past: Vec<f64> = history
+                    .iter()
+                    .filter_map(|s| s.cells.iter().find(|c| c.name == cell.name))
+                    .filter(|c| c.status == Status::Passed)
+                    .filter_map(value)
+                    .collect();
+                let (Some(x), true) = (value(cell), past.len() >= 3) else {
+                    continue;
+                };
+                let n = past.len();
+                let mean = past.iter().sum::<f64>() / n as f64;
+                let sigma =
+                    (past.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+                if let Some(gap) = prediction_gap(x, mean, sigma, n) {
+                    baseline_p.push((
+                        format!("{} {metric}", cell.name),
+                        p_lower_by(&gap, m.judge.threshold.get()),
+                    ));
+                }
+            }
+        }
         let p: Vec<f64> = reports
             .iter()
             .flat_map(|r| r.p_values().into_iter().flatten())
+            .chain(baseline_p.iter().map(|(_, p)| *p))
             .collect();
         let mut rejected = holm(&p, m.judge.false_alarms.get()).into_iter();
         for r in &mut reports {
@@ -202,21 +252,31 @@ fn main() {
                 .collect();
             r.settle(&mine);
         }
+        let worse_baselines: Vec<&str> = baseline_p
+            .iter()
+            .filter(|_| rejected.next().unwrap_or(false))
+            .map(|(name, _)| name.as_str())
+            .collect();
         let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
-        let (fails, unclear) = (count(Verdict::Fail), count(Verdict::Inconclusive));
+        let (fails, unclear) = (
+            count(Verdict::Fail) + worse_baselines.len(),
+            count(Verdict::Inconclusive),
+        );
         failed += usize::from(fails > 0);
         inconclusive += usize::from(unclear > 0);
         let worst = reports
             .iter()
             .filter(|r| r.verdict == Verdict::Fail)
             .map(|r| r.gate.describe())
+            .chain(worse_baselines.iter().map(|b| format!("baseline {b}")))
             .collect::<Vec<_>>()
             .join("; ");
         println!(
-            "trial {:3}: run {} (k ≤ {blocks}, {} earlier runs): {} gates pass, {fails} fail, {unclear} inconclusive{}",
+            "trial {:3}: run {} (k ≤ {blocks}, {} earlier runs, {} baseline rows): {} gates pass, {fails} gates/baselines fail, {unclear} inconclusive{}",
             trial + 1,
             dir.file_name().unwrap_or_default().to_string_lossy(),
             past.runs.len(),
+            baseline_p.len(),
             count(Verdict::Pass),
             if worst.is_empty() {
                 String::new()
@@ -227,7 +287,7 @@ fn main() {
     }
     let (lo, hi) = clopper_pearson(failed, trials);
     println!(
-        "\nruns with a failed gate: {failed} of {trials} = {:.1} % (95 % CI {:.1}–{:.1} %)",
+        "\nruns with a failed gate or baseline: {failed} of {trials} = {:.1} % (95 % CI {:.1}–{:.1} %)",
         100.0 * failed as f64 / trials as f64,
         100.0 * lo,
         100.0 * hi
