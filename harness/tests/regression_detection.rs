@@ -11,6 +11,10 @@ use iogate::report::events::Silent;
 use iogate::report::gates::gate_table;
 use iogate::spec::MatrixFile;
 
+/// Passing needs evidence: the copy's blocks scatter ±11 % around host's on a fresh clone, so
+/// showing "≥ 95 % less 5 %" at 95 % took more than 8 blocks there once (a fresh-clone CI run);
+/// the gate may take up to 16.
+///
 /// Host three times: as is, an unslowed copy, and slowed by fio's `thinktime` (200 ms asleep
 /// after every 800 ms of I/O: 80 % of the bandwidth, whatever the machine's speed). fio 3.33
 /// makes the first I/O phase thinktime + iotime long and lets a sleep run past `runtime`: a
@@ -41,8 +45,8 @@ gates:
   - {{ name: slowed, metric: bw, runtime: host-slowed, reference: host, at_least: 95% }}
   - {{ name: copy, metric: bw, runtime: host-copy, reference: host, at_least: 95% }}
 judge:
-  max_blocks: 8
-  budget: 3m
+  max_blocks: 16
+  budget: 6m
 ",
         target = dir.join("files").display()
     );
