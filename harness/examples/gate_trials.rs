@@ -47,6 +47,18 @@ impl Rng {
     }
 }
 
+/// Prints `k` of `n` as a percentage with its Clopper–Pearson 95 % interval.
+fn rate(what: &str, k: usize, n: usize) {
+    let (lo, hi) = clopper_pearson(k, n);
+    let pct = |x: f64| 100.0 * x;
+    println!(
+        "{what}: {k} of {n} = {:.1} % (95 % CI {:.1}–{:.1} %)",
+        pct(k as f64 / n as f64),
+        pct(lo),
+        pct(hi)
+    );
+}
+
 /// Clopper–Pearson interval of `k` successes in `n` trials.
 fn clopper_pearson(k: usize, n: usize) -> (f64, f64) {
     let q = |a: f64, b: f64, p: f64| Beta::new(a, b).map_or(f64::NAN, |d| d.inverse_cdf(p));
@@ -285,18 +297,11 @@ fn main() {
             }
         );
     }
-    let (lo, hi) = clopper_pearson(failed, trials);
-    println!(
-        "\nruns with a failed gate or baseline: {failed} of {trials} = {:.1} % (95 % CI {:.1}–{:.1} %)",
-        100.0 * failed as f64 / trials as f64,
-        100.0 * lo,
-        100.0 * hi
-    );
-    let (lo, hi) = clopper_pearson(inconclusive, trials);
-    println!(
-        "runs with an inconclusive gate (a warning): {inconclusive} of {trials} = {:.1} % (95 % CI {:.1}–{:.1} %)",
-        100.0 * inconclusive as f64 / trials as f64,
-        100.0 * lo,
-        100.0 * hi
+    println!();
+    rate("runs with a failed gate or baseline", failed, trials);
+    rate(
+        "runs with an inconclusive gate (a warning)",
+        inconclusive,
+        trials,
     );
 }

@@ -671,16 +671,9 @@ fn past_runs(dir: &Path, matrix: &MatrixFile) -> Past {
     let Some(env) = env else {
         return Past::default();
     };
-    let entry = crate::history::run_entry(&env, dir, crate::history::Testbed::default());
-    let runs = crate::history::History::open(&location).and_then(|h| {
-        h.recent_repetitions(
-            &entry.testbed,
-            &entry.matrix,
-            &matrix.hash,
-            &entry.run_id,
-            LAST,
-        )
-    });
+    let testbed = crate::history::testbed_name(&env);
+    let runs = crate::history::History::open(&location)
+        .and_then(|h| h.recent_repetitions(&testbed, &env.matrix, &matrix.hash, &env.run_id, LAST));
     match runs {
         Ok(runs) => Past { runs },
         Err(e) => {

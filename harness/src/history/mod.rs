@@ -9,7 +9,7 @@ pub mod testbed;
 pub mod trend;
 
 pub use import::import_run;
-pub use recorder::{default_location, record_finished_cell, run_entry, testbed_name};
+pub use recorder::{default_location, record_finished_cell, testbed_name};
 pub use store::{History, Location, Observation, RunEntry, RunListing};
 pub use testbed::{RuntimeFingerprint, Testbed};
 pub use trend::{DETECTED, Filter, Metric, Series, Shift, detect, observed, series};
