@@ -107,6 +107,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A signal (Ctrl-C, SIGTERM) stopped the run: what was running is torn down, nothing new
+    /// starts.
+    #[error("interrupted by {signal}")]
+    Interrupted {
+        /// `SIGINT` or `SIGTERM`.
+        signal: &'static str,
+    },
+
     /// An environment variable has a value iogate cannot use.
     #[error("environment: {0}")]
     Settings(String),

@@ -13,6 +13,7 @@ use iogate::report::events::Console;
 use iogate::report::progress::Progress;
 use iogate::report::{self, Run};
 use iogate::spec::MatrixFile;
+use iogate::sys::interrupt;
 
 /// Storage I/O across container runtimes, as a regression gate.
 #[derive(Parser)]
@@ -283,6 +284,7 @@ fn run_matrix(
 ) -> iogate::Result<ExitCode> {
     iogate::settings::settings().check()?;
     let file = MatrixFile::load(path)?;
+    interrupt::install()?;
     let cells: Vec<_> = file
         .cells()
         .into_iter()
@@ -331,18 +333,22 @@ fn run_matrix(
             failures.push(name.to_owned());
         }
     };
+    // After a signal nothing new is measured or decided: what finished is reported below.
     for cell in &cells {
+        if interrupt::received().is_some() {
+            break;
+        }
         if let Decision::Fail(text) = runner.cell_decision(&file, cell) {
             decide(&cell.name, Decision::Fail(text));
         }
     }
-    for (gate, clients) in &gates {
+    for (gate, clients) in gates.iter().take_while(|_| interrupt::received().is_none()) {
         let name = gate.trial_name(&file.matrix, *clients);
         decide(&name, runner.gate_decision(&file, gate, *clients));
     }
     if compared {
         let store = Store::new(snapshots);
-        for cell in &cells {
+        for cell in cells.iter().take_while(|_| interrupt::received().is_none()) {
             decide(
                 &cell.id.baseline_trial(),
                 runner.baseline_decision(&file, cell, &store),
@@ -355,6 +361,14 @@ fn run_matrix(
         );
     }
     runner.finish();
+    if let Some(signal) = interrupt::received() {
+        eprintln!(
+            "iogate: interrupted by {}: the run stopped; finished cells and the interrupted one \
+             are in summary.json and the report",
+            signal.name()
+        );
+        return Ok(ExitCode::from(signal.exit_code()));
+    }
     if failures.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -480,8 +494,13 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
                     continue;
                 }
                 let commit = run.git_commit.as_deref().unwrap_or("-");
+                let interrupted = if run.interrupted > 0 {
+                    " (interrupted)"
+                } else {
+                    ""
+                };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}/{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}/{}{interrupted}\t{}",
                     run.run_id,
                     run.matrix,
                     run.started_at,

@@ -48,6 +48,7 @@ impl ServerAddr {
             if ok {
                 return Ok(());
             }
+            crate::sys::interrupt::check()?;
             if Instant::now() >= deadline {
                 return Err(Error::Fio {
                     message: format!(
@@ -73,7 +74,7 @@ pub struct ClientJob {
 
 /// Runs `fio --client` against every server at once, writing json+ to `output` and fio's
 /// stdout/stderr to `log`. Fails with fio's tail when fio exits non-zero, writes no JSON, or
-/// runs past `timeout`.
+/// runs past `timeout`; kills the client and fails with [`Error::Interrupted`] on a signal.
 pub fn drive(clients: &[ClientJob], output: &Path, log: &Path, timeout: Duration) -> Result<()> {
     let mut args: Vec<String> = vec![
         "--output-format=json+".into(),
@@ -91,6 +92,10 @@ pub fn drive(clients: &[ClientJob], output: &Path, log: &Path, timeout: Duration
         .map_err(|e| missing_fio_or(e, "could not start fio --client"))?;
     let deadline = Instant::now() + timeout;
     let status = loop {
+        if let Err(interrupted) = crate::sys::interrupt::check() {
+            let _ = handle.kill();
+            return Err(interrupted);
+        }
         match handle.try_wait() {
             Ok(Some(out)) => break Some(out.status),
             Ok(None) if Instant::now() >= deadline => break None,

@@ -64,7 +64,7 @@ pub(crate) fn of_gate(report: &GateReport) -> Decision {
 }
 
 /// A cell's decision: measured → pass with its numbers, skipped → ignored with the first line of
-/// its reason, failed → fail with the reason and where its results are.
+/// its reason, failed or interrupted → fail with the reason and where its results are.
 pub(crate) fn of_cell(record: &CellRecord, results: &std::path::Path) -> Decision {
     let reason = record.reason.clone().unwrap_or_default();
     match record.status {
@@ -82,7 +82,9 @@ pub(crate) fn of_cell(record: &CellRecord, results: &std::path::Path) -> Decisio
             ))
         }
         Status::Skipped => Decision::Ignore(short_reason(&reason)),
-        Status::Failed => Decision::Fail(format!("{reason}\n(results: {})", results.display())),
+        Status::Failed | Status::Interrupted => {
+            Decision::Fail(format!("{reason}\n(results: {})", results.display()))
+        }
     }
 }
 

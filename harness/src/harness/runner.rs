@@ -480,7 +480,26 @@ impl Runner {
                 .sum();
             let budget = spec.budget.get().as_secs_f64();
             let used = self.measured_for(matrix);
-            if more.is_empty() || used + next > budget {
+            if let Some(signal) = crate::sys::interrupt::received() {
+                // No more blocks: what is still unclear was cut short, which is not a warning.
+                for (_, report) in &mut reports {
+                    if let Ok(r) = report
+                        && r.rows
+                            .iter()
+                            .any(|row| row.verdict() == Verdict::Inconclusive)
+                    {
+                        *report = Err(format!(
+                            "gate `{}`: interrupted by {} before it was decided",
+                            r.gate.describe(),
+                            signal.name()
+                        ));
+                    }
+                }
+            }
+            if more.is_empty()
+                || used + next > budget
+                || crate::sys::interrupt::received().is_some()
+            {
                 return Judged {
                     gates: reports.into_iter().collect(),
                     baselines,
@@ -608,9 +627,14 @@ impl Runner {
         let reason = record.reason.as_deref().unwrap_or_default();
         match record.status {
             Status::Skipped => Checked::Decided(Decision::Ignore(short_reason(reason))),
-            Status::Failed => Checked::Decided(Decision::Fail(format!(
-                "{} failed, so it cannot be compared with its baseline: {reason}\n(results: {})",
+            Status::Failed | Status::Interrupted => Checked::Decided(Decision::Fail(format!(
+                "{} {}, so it cannot be compared with its baseline: {reason}\n(results: {})",
                 cell.name,
+                if record.status == Status::Failed {
+                    "failed"
+                } else {
+                    "was interrupted"
+                },
                 measured.dir.display()
             ))),
             Status::Passed => {

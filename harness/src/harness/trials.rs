@@ -60,9 +60,15 @@ pub fn nominal_duration(cell: &Cell) -> Option<Duration> {
 
 /// `main` of the `io_matrix` test binary: trials for every matrix of `workspace` (baselines in
 /// `<workspace>/snapshots`), run with the command line's filter and flags, then the tables and
-/// report of each run. Exits with libtest's status.
+/// report of each run. Exits with libtest's status, or 130/143 after SIGINT/SIGTERM (the
+/// running cell torn down and recorded as interrupted, the trials after it failed unmeasured).
 pub fn main(workspace: &Path) -> ! {
     let args = Arguments::from_args();
+    if !args.list
+        && let Err(e) = crate::sys::interrupt::install()
+    {
+        eprintln!("iogate: {e}: Ctrl-C will not clean up");
+    }
     let runner = Arc::new(Runner::new(Box::new(Silent)));
     let (trials, nominal) = trials(workspace, &runner);
     if !args.list {
@@ -79,6 +85,14 @@ pub fn main(workspace: &Path) -> ! {
     let conclusion = libtest_mimic::run(&args, trials);
     if !args.list {
         runner.finish();
+    }
+    if let Some(signal) = crate::sys::interrupt::received() {
+        eprintln!(
+            "iogate: interrupted by {}: finished cells and the interrupted one are in summary.json \
+             and the report",
+            signal.name()
+        );
+        std::process::exit(i32::from(signal.exit_code()));
     }
     conclusion.exit()
 }

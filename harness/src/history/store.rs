@@ -134,6 +134,8 @@ pub struct RunListing {
     pub cells: i64,
     /// Cells that passed.
     pub passed: i64,
+    /// Cells a signal stopped: the run was interrupted.
+    pub interrupted: i64,
     /// The run directory.
     pub dir: String,
 }
@@ -388,7 +390,9 @@ impl History {
                  (SELECT COUNT(*) FROM cells c WHERE c.run_id = r.run_id AND c.matrix = r.matrix) \
                  AS cells, \
                  (SELECT COUNT(*) FROM cells c WHERE c.run_id = r.run_id AND c.matrix = r.matrix \
-                 AND c.status = 'passed') AS passed \
+                 AND c.status = 'passed') AS passed, \
+                 (SELECT COUNT(*) FROM cells c WHERE c.run_id = r.run_id AND c.matrix = r.matrix \
+                 AND c.status = 'interrupted') AS interrupted \
                  FROM runs r ORDER BY r.started_ms DESC, r.run_id DESC",
             )
             .fetch_all(&self.pool)
@@ -405,6 +409,7 @@ impl History {
                     git_commit: row.try_get("git_commit")?,
                     cells: row.try_get("cells")?,
                     passed: row.try_get("passed")?,
+                    interrupted: row.try_get("interrupted")?,
                     dir: row.try_get("dir")?,
                 })
             })
@@ -548,6 +553,7 @@ fn status_name(status: Status) -> &'static str {
         Status::Passed => "passed",
         Status::Failed => "failed",
         Status::Skipped => "skipped",
+        Status::Interrupted => "interrupted",
     }
 }
 

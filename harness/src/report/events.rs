@@ -96,6 +96,7 @@ impl Console {
                 match record.status {
                     Status::Passed => None,
                     Status::Failed => Some(format!("  FAILED: {}", first_line(reason))),
+                    Status::Interrupted => Some(format!("  INTERRUPTED: {}", first_line(reason))),
                     Status::Skipped if self.explained.insert(record.runtime.clone()) => {
                         Some(format!("  skipped: {}", reason.trim_end()))
                     }

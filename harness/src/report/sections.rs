@@ -23,6 +23,7 @@ fn no_number(view: &View<'_>, cell: Option<&crate::run::CellRecord>) -> Cell {
             let (text, kind) = match c.status {
                 Status::Failed => ("FAILED", Kind::Failed),
                 Status::Skipped => ("skipped", Kind::Skipped),
+                Status::Interrupted => ("INTERRUPTED", Kind::Failed),
                 Status::Passed => ("no data", Kind::Failed),
             };
             Cell {

@@ -142,5 +142,6 @@ pub(crate) fn status_word(status: Status) -> &'static str {
         Status::Passed => "passed",
         Status::Failed => "FAILED",
         Status::Skipped => "skipped",
+        Status::Interrupted => "INTERRUPTED",
     }
 }

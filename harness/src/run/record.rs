@@ -110,6 +110,10 @@ pub enum Status {
     Failed,
     /// Not run (optional runtime missing, no cluster); `reason` says why, numbers are absent.
     Skipped,
+    /// Stopped by a signal (Ctrl-C, SIGTERM) before its repetitions were complete; `reason` says
+    /// which and when, numbers are absent (the repetitions that finished stay listed). Never a
+    /// pass.
+    Interrupted,
 }
 
 /// How a number was made.
@@ -157,7 +161,7 @@ pub struct CellRecord {
     pub placement: Vec<u32>,
     /// Access pattern.
     pub pattern: Pattern,
-    /// passed, failed or skipped.
+    /// passed, failed, skipped or interrupted.
     pub status: Status,
     /// Why it failed or was skipped.
     pub reason: Option<String>,

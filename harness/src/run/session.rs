@@ -21,6 +21,7 @@ use crate::run::record::{
 };
 use crate::settings::settings;
 use crate::spec::{Cell, MatrixFile};
+use crate::sys::interrupt;
 use crate::sys::lock::MachineLock;
 
 /// A runtime's fixture after preflight.
@@ -47,6 +48,7 @@ impl Session {
     /// this process opens, so sessions opened side by side (rstest cases) never share a directory.
     pub fn open(matrix: MatrixFile) -> Result<Session> {
         static OPENED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        interrupt::check()?;
         settings().check()?;
         let run_id = settings().run_id.clone().unwrap_or_else(|| {
             let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
@@ -179,7 +181,9 @@ impl Session {
         more: &dyn Fn(&Cell) -> u32,
         observe: &mut dyn FnMut(CellEvent<'_>),
     ) -> Result<Vec<CellRecord>> {
+        interrupt::check()?;
         let _lock = MachineLock::acquire("iogate-cells.lock")?;
+        interrupt::check()?;
         let mut unique: Vec<&Cell> = Vec::new();
         for cell in cells {
             if !unique.iter().any(|u| u.name == cell.name) {
@@ -227,12 +231,20 @@ impl Session {
             }
             self.blocks += 1;
             for cell in order {
+                if let Some(signal) = interrupt::received() {
+                    return self.interrupted(&unique, signal, observe);
+                }
                 let mut run = self.runs.remove(&cell.name).expect("begun above");
                 let rep = run.record.repetitions.len() as u32 + 1;
                 if run.record.repetitions.is_empty() {
                     observe(CellEvent::Started(cell));
                 }
                 self.step(cell, rep, &mut run);
+                if run.record.status == Status::Interrupted {
+                    self.runs.insert(cell.name.clone(), run);
+                    let signal = interrupt::received().expect("a step is interrupted by a signal");
+                    return self.interrupted(&unique, signal, observe);
+                }
                 if run.record.reason.is_some() || run.record.repetitions.len() >= goal[&cell.name] {
                     let result = self.finish(cell, &mut run);
                     observe(CellEvent::Finished(&run.record));
@@ -247,6 +259,42 @@ impl Session {
             .iter()
             .map(|c| self.runs[&c.name].record.clone())
             .collect())
+    }
+
+    /// Ends a call of [`Session::run_blocks`] stopped by `signal`: every cell of `cells` that took
+    /// repetitions and is not finished is recorded as interrupted and persisted (result,
+    /// summary, history); cells that took none are not recorded. Returns the interruption.
+    fn interrupted(
+        &mut self,
+        cells: &[&Cell],
+        signal: interrupt::Signal,
+        observe: &mut dyn FnMut(CellEvent<'_>),
+    ) -> Result<Vec<CellRecord>> {
+        for cell in cells {
+            let Some(mut run) = self.runs.remove(&cell.name) else {
+                continue;
+            };
+            let stopped = run.record.status == Status::Interrupted;
+            if run.done || (run.record.repetitions.is_empty() && !stopped) {
+                self.runs.insert(cell.name.clone(), run);
+                continue;
+            }
+            if !stopped {
+                run.record.status = Status::Interrupted;
+                run.record.reason = Some(format!(
+                    "interrupted by {} after {} repetition(s), before the cell was complete",
+                    signal.name(),
+                    run.record.repetitions.len()
+                ));
+            }
+            let result = self.finish(cell, &mut run);
+            observe(CellEvent::Finished(&run.record));
+            self.runs.insert(cell.name.clone(), run);
+            result?;
+        }
+        Err(Error::Interrupted {
+            signal: signal.name(),
+        })
     }
 
     /// Prepares a cell: a fresh cell directory and an empty record; a cell whose runtime is
@@ -359,9 +407,31 @@ impl Session {
                 how: reason.clone(),
             }),
         };
-        if let Err(e) = result {
-            run.record.status = Status::Failed;
-            run.record.reason = Some(e.to_string());
+        // A signal during the repetition makes it worthless whatever the fixture returned: fio
+        // stopped early by a terminal's Ctrl-C still reports numbers, of a shortened run.
+        match (result, interrupt::received()) {
+            (result, Some(signal)) => {
+                let seen = match result {
+                    Err(e) if !matches!(e, Error::Interrupted { .. }) => format!(" ({e})"),
+                    Err(_) => String::new(),
+                    Ok(()) => {
+                        run.record.repetitions.pop();
+                        String::new()
+                    }
+                };
+                run.record.status = Status::Interrupted;
+                run.record.reason = Some(format!(
+                    "interrupted by {} during repetition {rep}{seen}",
+                    signal.name()
+                ));
+                run.record.logs.extend(existing_logs(&run.dir));
+                run.record.logs.dedup();
+            }
+            (Err(e), None) => {
+                run.record.status = Status::Failed;
+                run.record.reason = Some(e.to_string());
+            }
+            (Ok(()), None) => {}
         }
         run.elapsed += started.elapsed();
     }
@@ -369,7 +439,14 @@ impl Session {
     /// Completes a cell after its last repetition (or its failure) and persists it.
     fn finish(&mut self, cell: &Cell, run: &mut CellRun) -> Result<()> {
         let started = Instant::now();
-        if run.record.reason.is_none() {
+        if run.record.status == Status::Interrupted {
+            // Numbers summarized by an earlier call (a cell being extended) no longer stand.
+            run.record.bw_bytes = None;
+            run.record.iops = None;
+            run.record.lat_ns = None;
+            run.record.ios = None;
+            run.record.histogram = None;
+        } else if run.record.reason.is_none() {
             match summarize(&run.dir, &mut run.record, &run.merged) {
                 Ok(()) => run.record.status = Status::Passed,
                 Err(e) => {
