@@ -83,8 +83,10 @@ enum Command {
     },
     /// Print the JSON Schema of the matrix format.
     Schema,
-    /// Remove leftovers of crashed runs: network namespaces, labelled containers, microVMs, and
-    /// iogate's Kubernetes namespaces (with a kubeconfig). Do not run it beside a live run.
+    /// Remove leftovers of runs that are no longer running (crashed, killed, interrupted twice):
+    /// network namespaces and their fio servers, labelled containers, microVMs; live runs keep
+    /// theirs. Also every iogate Kubernetes namespace (with a kubeconfig): do not run it beside a
+    /// live lab run.
     Clean,
 }
 
