@@ -201,6 +201,11 @@ fn bare_metal_reference_uses_host_network_and_distinct_ports() {
         m.network_policy.is_none(),
         "NetworkPolicies do not apply to hostNetwork pods"
     );
+    assert_eq!(
+        to_json(&m.namespace)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "privileged",
+        "hostNetwork pods need the privileged Pod Security level"
+    );
     let table: Vec<Value> = m
         .servers
         .iter()
@@ -1178,6 +1183,54 @@ fn failed_client_job_reports_its_log_tail() {
         }
         other => panic!("expected Error::Fio, got {other:?}"),
     }
+    assert_namespace_deleted(&seen);
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
+/// A cluster whose Pod Security policy rejects the server pods: the error says so (not RBAC), the
+/// namespace carried the level the pods need, and it is deleted.
+#[test]
+fn pod_security_rejection_is_reported_as_such() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(0));
+    steps.push(step(
+        "POST",
+        "/api/v1/namespaces/*/pods",
+        Reply::Json(
+            403,
+            status(
+                403,
+                "Forbidden",
+                "pods \"fio-server-0\" is forbidden: violates PodSecurity \"restricted:latest\": \
+                 hostPath volumes (volume \"data\")",
+            ),
+        ),
+    ));
+    steps.extend(delete_steps());
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    fixture.preflight().expect("preflight");
+    let run_dir = temp_dir("podsecurity");
+    let err = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect_err("admission rejects the pod");
+    let seen = api.finish(fixture);
+    let text = err.to_string();
+    assert!(
+        text.contains("rejected by Pod Security admission") && !text.contains("rbac.yaml"),
+        "{text}"
+    );
+    let namespace = &seen
+        .iter()
+        .find(|s| s.method == "POST" && s.path == "/api/v1/namespaces")
+        .expect("the namespace was created")
+        .body;
+    assert_eq!(
+        namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "privileged",
+        "hostPath pods need the privileged level"
+    );
     assert_namespace_deleted(&seen);
     std::fs::remove_dir_all(run_dir).ok();
 }
