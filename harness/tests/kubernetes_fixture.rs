@@ -558,6 +558,8 @@ fn short_options() -> KubernetesOptions {
         ready_timeout: Duration::from_secs(1),
         job_timeout: Some(Duration::from_secs(5)),
         cleanup_timeout: Duration::from_secs(5),
+        stuck_grace: Duration::ZERO,
+        poll: Duration::from_millis(10),
     }
 }
 
@@ -594,6 +596,8 @@ fn node(name: &str, ready: bool, labels: Value) -> Value {
                 "kernelVersion": "6.1.0-37-amd64", "kubeProxyVersion": "", "kubeletVersion": "v1.33.1",
                 "machineID": "m", "operatingSystem": "linux", "osImage": "Debian GNU/Linux 12", "systemUUID": "u",
             },
+            // As `kind load docker-image iogate-fio:latest` leaves it.
+            "images": [{ "names": ["docker.io/library/iogate-fio:latest"], "sizeBytes": 90000000 }],
         },
     })
 }
@@ -741,19 +745,23 @@ fn delete_steps() -> Vec<Step> {
     ]
 }
 
+/// A poll of the client Job, answered with the Job as created and `conditions`.
 fn job_status_step(conditions: Value) -> Step {
-    step_with("GET", "/apis/batch/v1/namespaces/*/jobs", move |_, seen| {
-        let mut job = seen
-            .iter()
-            .find(|s| s.method == "POST" && s.path.ends_with("/jobs"))
-            .expect("the Job was created")
-            .body
-            .clone();
-        job["metadata"]["resourceVersion"] = json!("102");
-        job["status"] = json!({ "conditions": conditions });
-        Reply::Json(200, list("JobList", "batch/v1", vec![job]))
-    })
-    .with_query("metadata.name=fio-client")
+    step_with(
+        "GET",
+        "/apis/batch/v1/namespaces/*/jobs/fio-client",
+        move |_, seen| {
+            let mut job = seen
+                .iter()
+                .find(|s| s.method == "POST" && s.path.ends_with("/jobs"))
+                .expect("the Job was created")
+                .body
+                .clone();
+            job["metadata"]["resourceVersion"] = json!("102");
+            job["status"] = json!({ "conditions": conditions });
+            Reply::Json(200, job)
+        },
+    )
 }
 
 fn client_pod_step(phase: &str, state: Value) -> Step {
@@ -1235,6 +1243,75 @@ fn pod_security_rejection_is_reported_as_such() {
     std::fs::remove_dir_all(run_dir).ok();
 }
 
+/// The client Job's pod cannot pull the fio image: the cell fails once the grace is over (zero
+/// here), with the pod's state and the events, instead of waiting for the Job's deadline.
+#[test]
+fn client_pod_without_its_image_fails_the_cell_at_once() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(1));
+    steps.push(pod_list_step(0, ready_status));
+    steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
+    steps.push(job_status_step(json!([])));
+    steps.push(client_pod_step(
+        "Pending",
+        json!({ "waiting": { "reason": "ImagePullBackOff",
+                "message": "Back-off pulling image \"iogate-fio:latest\"" } }),
+    ));
+    steps.push(
+        step(
+            "GET",
+            "/api/v1/namespaces/*/pods",
+            Reply::Json(200, list("PodList", "v1", vec![])),
+        )
+        .with_query("app.kubernetes.io/component=server"),
+    );
+    steps.push(step(
+        "GET",
+        "/api/v1/namespaces/*/events",
+        Reply::Json(
+            200,
+            list(
+                "EventList",
+                "v1",
+                vec![json!({
+                    "metadata": { "name": "e1", "namespace": "x" },
+                    "involvedObject": { "kind": "Pod", "name": "fio-client-x7k2p" },
+                    "type": "Warning", "reason": "Failed",
+                    "message": "Failed to pull image \"iogate-fio:latest\": not found",
+                })],
+            ),
+        ),
+    ));
+    steps.extend(delete_steps());
+    let (client, api) = mock(steps);
+    let options = KubernetesOptions {
+        job_timeout: Some(Duration::from_secs(3600)),
+        ..short_options()
+    };
+    let mut fixture = KubernetesFixture::with_client(spec, client, options);
+    fixture.preflight().expect("preflight");
+    let run_dir = temp_dir("noimage");
+    let started = std::time::Instant::now();
+    let err = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect_err("the client cannot start");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "no waiting for the Job's deadline"
+    );
+    let seen = api.finish(fixture);
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot run: container fio ImagePullBackOff")
+            && text.contains("Failed to pull image"),
+        "{text}"
+    );
+    assert_namespace_deleted(&seen);
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
 #[test]
 fn server_pod_that_fails_to_start_stops_the_wait_at_once() {
     let cell = cell("kata", 1, Pattern::Read);
@@ -1316,7 +1393,7 @@ fn node_selector_picks_ready_schedulable_nodes_by_name() {
                     "v1",
                     vec![
                         node("worker-3", false, labels.clone()),
-                        node("worker-2", true, labels.clone()),
+                        without_images(node("worker-2", true, labels.clone())),
                         cordoned,
                         node("worker-1", true, labels),
                     ],
@@ -1345,6 +1422,24 @@ fn node_selector_picks_ready_schedulable_nodes_by_name() {
         "{:?}",
         info.notes
     );
+    let warnings: Vec<&String> = info
+        .notes
+        .iter()
+        .filter(|n| n.starts_with("warning: image"))
+        .collect();
+    assert!(
+        warnings.len() == 1
+            && warnings[0]
+                .contains("iogate-fio:latest is not among the images nodes worker-2 report")
+            && warnings[0].contains("iogate image"),
+        "worker-2 lacks the image, worker-1 has it: {:?}",
+        info.notes
+    );
+}
+
+fn without_images(mut node: Value) -> Value {
+    node["status"]["images"] = json!([]);
+    node
 }
 
 #[test]

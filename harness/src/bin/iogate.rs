@@ -83,6 +83,13 @@ enum Command {
     },
     /// Print the JSON Schema of the matrix format.
     Schema,
+    /// Build the fio image from the host's fio (what the Docker runtimes run) and tag it for a
+    /// Kubernetes lab, then print how to load it into kind, k3d or a containerd node.
+    Image {
+        /// The name the lab's pods use (the matrix's `image`, default iogate-fio:latest).
+        #[arg(long, default_value = "iogate-fio:latest")]
+        tag: String,
+    },
     /// Remove leftovers of runs that are no longer running (crashed, killed, interrupted twice):
     /// network namespaces and their fio servers, labelled containers, microVMs; live runs keep
     /// theirs. Also every iogate Kubernetes namespace (with a kubeconfig): do not run it beside a
@@ -263,6 +270,16 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
                 },
         } => return record_baselines(&testbed, last, matrix, history, &snapshots, accept),
         Command::Schema => print!("{}", iogate::spec::json_schema()),
+        Command::Image { tag } => {
+            let built = iogate::fixture::docker::tag_fio_image(&tag)?;
+            println!("{tag}: built from the host's fio ({built})");
+            println!("load it into the cluster's nodes:");
+            println!("  kind load docker-image {tag}            # kind");
+            println!("  k3d image import {tag}                  # k3d");
+            println!(
+                "  docker save {tag} | ssh NODE sudo ctr -n k8s.io images import -   # each containerd node"
+            );
+        }
         Command::Clean => {
             // A runtime this machine does not have (no Docker engine) is reported, not an error.
             for (runtime, swept) in iogate::fixture::sweep_all() {
