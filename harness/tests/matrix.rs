@@ -226,6 +226,20 @@ fn every_committed_matrix_parses() {
     }
 }
 
+/// The kind job's matrix: lab cells only (they need the cluster), with and without a RuntimeClass.
+#[test]
+fn the_kind_matrix_parses_and_is_lab_only() {
+    let kind =
+        MatrixFile::load(repo().join("deploy/kind/matrix.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let cells = kind.cells();
+    assert_eq!(cells.len(), 4);
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.lab && c.clients == 2 && c.placement == [1, 1])
+    );
+}
+
 #[test]
 fn json_schema_in_matrices_is_current() {
     let path = repo().join("matrices/matrix.schema.json");
