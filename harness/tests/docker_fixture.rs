@@ -577,3 +577,25 @@ fn a_pool_with_a_dead_server_is_replaced() {
         "containers left after the session"
     );
 }
+
+/// `iogate image --tag` tags the image built from the host's fio for a Kubernetes lab: the tag
+/// runs the host's fio version.
+#[test]
+fn iogate_image_tags_the_hosts_fio_for_a_lab() {
+    let _engine = engine();
+    let tag = format!("iogate-fio:itest-{}", std::process::id());
+    let out = Command::new(env!("CARGO_BIN_EXE_iogate"))
+        .args(["image", "--tag", &tag])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains(&format!("kind load docker-image {tag}")),
+        "{printed}"
+    );
+    let version = docker_cli(&["run", "--rm", "--network=none", &tag]);
+    let host = Command::new("fio").arg("--version").output().unwrap();
+    assert_eq!(version.trim(), String::from_utf8_lossy(&host.stdout).trim());
+    docker_cli(&["rmi", &tag]);
+}

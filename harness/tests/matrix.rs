@@ -226,6 +226,26 @@ fn every_committed_matrix_parses() {
     }
 }
 
+#[test]
+fn host_network_with_a_runtime_class_is_refused() {
+    let e = parse(
+        "name: t
+target: /mnt/shared
+clients: [1]
+runtimes:
+  - name: kata
+    kubernetes: { runtime_class: kata-qemu, host_network: true }
+workload: { patterns: [read], bs: 64k, threads: 1, size: 1m, runtime: 1s }
+",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("runtime `kata`: `host_network: true` with `runtime_class: kata-qemu`"),
+        "{e}"
+    );
+}
+
 /// The kind job's matrix: lab cells only (they need the cluster), with and without a RuntimeClass.
 #[test]
 fn the_kind_matrix_parses_and_is_lab_only() {

@@ -150,7 +150,18 @@ impl TryFrom<RuntimeDef> for Runtime {
         let kind = match (def.host, def.docker, def.kubernetes, def.microvm) {
             (Some(h), None, None, None) => RuntimeKind::Host(h),
             (None, Some(d), None, None) => RuntimeKind::Docker(d),
-            (None, None, Some(k), None) => RuntimeKind::Kubernetes(k),
+            (None, None, Some(k), None) => {
+                if let (true, Some(class)) = (k.host_network, &k.runtime_class) {
+                    return Err(format!(
+                        "runtime `{}`: `host_network: true` with `runtime_class: {class}`: a \
+                         sandboxed runtime (Kata's VM) has its own network stack and cannot join \
+                         the node's; host_network is for the bare-metal reference, without a \
+                         RuntimeClass",
+                        def.name
+                    ));
+                }
+                RuntimeKind::Kubernetes(k)
+            }
             (None, None, None, Some(m)) => RuntimeKind::Microvm(m),
             _ => {
                 return Err(format!(
