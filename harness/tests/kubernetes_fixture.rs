@@ -190,6 +190,18 @@ fn kata_c64_client_job_drives_every_server() {
     assert_eq!(args[127], "--client=ip:10.244.2.41,8765");
     assert_eq!(args[128], "/jobs/client63.fio");
     insta::assert_json_snapshot!("kata_c64_client_job", job);
+
+    // A named client node pins the client there instead of keeping it off the workers.
+    let spec = KubernetesRuntime {
+        client_node: Some("client-1".into()),
+        ..spec_of(&cell)
+    };
+    let pinned =
+        kubernetes::client_job(&spec, &cell, "0123abcd", &servers, Duration::from_secs(600))
+            .expect("job");
+    let pod = &to_json(&pinned)["spec"]["template"]["spec"];
+    assert_eq!(pod["nodeName"], "client-1");
+    assert!(pod.get("affinity").is_none(), "{pod}");
 }
 
 #[test]
@@ -355,6 +367,8 @@ struct Step {
     path: String,
     query: Option<String>,
     respond: Responder,
+    /// Answers every consecutive request it matches (a poll), not just one.
+    repeats: bool,
 }
 
 impl Step {
@@ -372,6 +386,11 @@ impl Step {
 
     fn with_query(mut self, q: &str) -> Step {
         self.query = Some(q.to_owned());
+        self
+    }
+
+    fn repeating(mut self) -> Step {
+        self.repeats = true;
         self
     }
 }
@@ -409,6 +428,7 @@ fn step(method: &'static str, path: &str, reply: Reply) -> Step {
         path: path.to_owned(),
         query: None,
         respond: Arc::new(move |_, _| reply.clone()),
+        repeats: false,
     }
 }
 
@@ -422,6 +442,7 @@ fn step_with(
         path: path.to_owned(),
         query: None,
         respond: Arc::new(f),
+        repeats: false,
     }
 }
 
@@ -467,7 +488,9 @@ fn mock(steps: Vec<Step>) -> (kube::Client, MockApi) {
         kube::Client::new(svc, "default")
     };
     let task = rt.spawn(async move {
-        let mut steps = steps.into_iter();
+        let mut steps = steps.into_iter().peekable();
+        // A repeating step that has answered, kept while requests still match it.
+        let mut polled: Option<Step> = None;
         let (mut seen, mut errors, mut open) = (Vec::new(), Vec::new(), Vec::new());
         while let Some((request, send)) = handle.next_request().await {
             let (parts, body) = request.into_parts();
@@ -478,29 +501,40 @@ fn mock(steps: Vec<Step>) -> (kube::Client, MockApi) {
                 query: parts.uri.query().unwrap_or_default().to_owned(),
                 body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             };
-            let reply = match steps.next() {
-                Some(step) if step.matches(&s) => (step.respond)(&s, &seen),
-                Some(step) => {
-                    errors.push(format!(
-                        "expected {} {} (query ~ {:?}), got {} {}?{}",
-                        step.method,
-                        step.path,
-                        step.query,
-                        s.method,
-                        s.path,
-                        urldecode(&s.query)
-                    ));
-                    Reply::Json(
-                        500,
-                        status(500, "InternalError", "mock: unexpected request"),
-                    )
-                }
-                None => {
-                    errors.push(format!(
-                        "unexpected request after the script: {} {}?{}",
-                        s.method, s.path, s.query
-                    ));
-                    Reply::Json(500, status(500, "InternalError", "mock: script finished"))
+            let poll_again = polled.as_ref().is_some_and(|p| p.matches(&s))
+                && !steps.peek().is_some_and(|next| next.matches(&s));
+            let reply = if poll_again {
+                (polled.as_ref().expect("checked").respond)(&s, &seen)
+            } else {
+                polled = None;
+                match steps.next() {
+                    Some(step) if step.matches(&s) => {
+                        let reply = (step.respond)(&s, &seen);
+                        polled = step.repeats.then_some(step);
+                        reply
+                    }
+                    Some(step) => {
+                        errors.push(format!(
+                            "expected {} {} (query ~ {:?}), got {} {}?{}",
+                            step.method,
+                            step.path,
+                            step.query,
+                            s.method,
+                            s.path,
+                            urldecode(&s.query)
+                        ));
+                        Reply::Json(
+                            500,
+                            status(500, "InternalError", "mock: unexpected request"),
+                        )
+                    }
+                    None => {
+                        errors.push(format!(
+                            "unexpected request after the script: {} {}?{}",
+                            s.method, s.path, s.query
+                        ));
+                        Reply::Json(500, status(500, "InternalError", "mock: script finished"))
+                    }
                 }
             };
             seen.push(s);
@@ -709,9 +743,20 @@ fn pod_list_step(k: u32, status: fn(u32) -> Value) -> Step {
     .with_query(&format!("metadata.name=fio-server-{k}"))
 }
 
-/// Namespace, NetworkPolicy, ConfigMap, then `clients` pods.
+/// The check that no earlier cell's namespace is still terminating (none is).
+fn none_terminating_step() -> Step {
+    step(
+        "GET",
+        "/api/v1/namespaces",
+        Reply::Json(200, list("NamespaceList", "v1", vec![])),
+    )
+    .with_query("labelSelector=app.kubernetes.io/managed-by=iogate")
+}
+
+/// No namespace terminating, then namespace, NetworkPolicy, ConfigMap, and `clients` pods.
 fn create_steps(clients: u32) -> Vec<Step> {
     let mut steps = vec![
+        none_terminating_step(),
         echo("/api/v1/namespaces"),
         echo("/apis/networking.k8s.io/v1/namespaces/*/networkpolicies"),
         echo("/api/v1/namespaces/*/configmaps"),
@@ -921,6 +966,74 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
         assert_eq!(pods[i * 4]["spec"]["runtimeClassName"], "kata-qemu");
     }
     assert_namespace_deleted(&seen);
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
+/// The happy path with what a real client pod logs (fio 3.33 client mode, 1 server × 4 threads,
+/// `<host>` lines before the json+): the raw file the fixture writes parses into every thread's
+/// numbers, summed and merged as the session does.
+#[test]
+fn happy_path_with_a_real_client_log_parses_into_numbers() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let log = include_str!("fixtures/fio/client-log-1server-4threads.txt");
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(1));
+    steps.push(pod_list_step(0, ready_status));
+    steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
+    steps.push(job_status_step(
+        json!([{ "type": "Complete", "status": "True" }]),
+    ));
+    steps.push(client_pod_step(
+        "Succeeded",
+        json!({ "terminated": { "exitCode": 0, "reason": "Completed" } }),
+    ));
+    steps.push(
+        step(
+            "GET",
+            "/api/v1/namespaces/*/pods/fio-client-x7k2p/log",
+            Reply::Text(log.into()),
+        )
+        .with_query("container=fio"),
+    );
+    steps.extend(delete_steps());
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    fixture.preflight().expect("preflight");
+    let run_dir = temp_dir("reallog");
+    let dir = cell_dir(&run_dir, &cell);
+    let out = fixture.run(&cell, 1, &dir).expect("run");
+    let seen = api.finish(fixture);
+    assert_namespace_deleted(&seen);
+
+    let output = iogate::fio::output::parse_file(&run_dir.join(&out.json)).expect("json+ parses");
+    let m = iogate::run::Measurement::from_output(&cell, &output).expect("4 threads, no errors");
+    // The same sums, read straight from the document.
+    let json_start = log.find("\n{").expect("the json+ document") + 1;
+    let doc: Value = serde_json::from_str(&log[json_start..]).expect("fio's JSON");
+    let threads: Vec<&Value> = doc["client_stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["jobname"] != "All clients")
+        .collect();
+    assert_eq!(threads.len(), 4);
+    let bw: f64 = threads
+        .iter()
+        .map(|j| j["read"]["bw_bytes"].as_f64().unwrap())
+        .sum();
+    let ios: u64 = threads
+        .iter()
+        .map(|j| j["read"]["total_ios"].as_u64().unwrap())
+        .sum();
+    assert!(
+        bw > 0.0 && (m.bw_bytes - bw).abs() < 1.0,
+        "{} vs {bw}",
+        m.bw_bytes
+    );
+    assert_eq!(m.ios, ios, "the merged histogram counts every I/O");
+    let lat = iogate::run::Latency::of(&m.histogram).expect("percentiles");
+    assert!(0 < lat.p50 && lat.p50 <= lat.p99, "{lat:?}");
     std::fs::remove_dir_all(run_dir).ok();
 }
 
@@ -1309,6 +1422,62 @@ fn client_pod_without_its_image_fails_the_cell_at_once() {
         "{text}"
     );
     assert_namespace_deleted(&seen);
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
+/// An earlier cell's namespace still terminating past the cleanup timeout (polled for 0.3 s
+/// here): the cell does not start, and says which namespace it waited for.
+#[test]
+fn a_cell_does_not_start_beside_a_terminating_namespace() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps = preflight_steps(&spec);
+    steps.push(
+        step(
+            "GET",
+            "/api/v1/namespaces",
+            Reply::Json(
+                200,
+                list(
+                    "NamespaceList",
+                    "v1",
+                    vec![json!({
+                        "apiVersion": "v1", "kind": "Namespace",
+                        "metadata": { "name": "iogate-kata-c64-read-deadbeef", "uid": "u1",
+                                      "deletionTimestamp": "2025-06-01T00:00:00Z",
+                                      "labels": { "app.kubernetes.io/managed-by": "iogate" } },
+                        "status": { "phase": "Terminating" },
+                    })],
+                ),
+            ),
+        )
+        .with_query("labelSelector=app.kubernetes.io/managed-by=iogate")
+        .repeating(),
+    );
+    steps.extend(delete_steps());
+    let (client, api) = mock(steps);
+    let options = KubernetesOptions {
+        cleanup_timeout: Duration::from_millis(300),
+        ..short_options()
+    };
+    let mut fixture = KubernetesFixture::with_client(spec, client, options);
+    fixture.preflight().expect("preflight");
+    let run_dir = temp_dir("terminating");
+    let err = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect_err("an earlier namespace is still going");
+    let seen = api.finish(fixture);
+    let text = err.to_string();
+    assert!(
+        text.contains("iogate-kata-c64-read-deadbeef of earlier cells still terminating"),
+        "{text}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == "POST" && s.path == "/api/v1/namespaces"),
+        "no namespace was created"
+    );
     std::fs::remove_dir_all(run_dir).ok();
 }
 

@@ -418,6 +418,10 @@ pub struct KubernetesRuntime {
     /// Or: a label selector choosing the worker nodes, e.g. `iogate/worker=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_selector: Option<String>,
+    /// The node the fio client Job runs on (`nodeName`; it must have the image). Default: any
+    /// node but the cell's workers, so the client never competes with the servers it measures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_node: Option<String>,
 }
 
 /// How a Kubernetes runtime reaches the target directory.
