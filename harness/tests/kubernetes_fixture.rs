@@ -26,7 +26,11 @@ name: seed-test
 target: /mnt/beegfs/iogate
 runtimes:
   - name: kata
-    kubernetes: { runtime_class: kata-qemu, node_names: [worker-1, worker-2] }
+    kubernetes:
+      runtime_class: kata-qemu
+      node_names: [worker-1, worker-2]
+      requests: { cpu: 250m }
+      limits: { cpu: \"1\", memory: 2Gi }
   - name: bare
     kubernetes: { host_network: true, node_names: [worker-1, worker-2] }
   - name: pvc
@@ -1776,4 +1780,51 @@ fn real_cluster_kata_cell() {
     let json = &raw[raw.find('{').expect("JSON in the client log")..];
     assert!(json.contains("\"client_stats\""), "{raw}");
     std::fs::remove_dir_all(run_dir).ok();
+}
+
+/// `iogate manifests` on the study's largest Kata cell: every object, in YAML a cluster admin can
+/// `kubectl apply --dry-run=server`, with the Pod Security level, the pinned client, the
+/// matrix's limits, and nothing the Kubernetes types do not know.
+#[test]
+fn manifests_command_prints_the_seed_kata_c64_cell() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iogate"))
+        .args(["manifests", "matrices/seed.yaml", "seed/kata/c64/read"])
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML documents");
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 1 + 1 + 1 + 64 + 1, "{kinds:?}");
+    assert_eq!(
+        (kinds[0], kinds[1], kinds[2], kinds[3], kinds[67]),
+        ("Namespace", "NetworkPolicy", "ConfigMap", "Pod", "Job")
+    );
+    assert_eq!(
+        docs[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "privileged"
+    );
+    // Each document is exactly a Kubernetes object: deserialized and written back, nothing lost.
+    fn same_as_typed<K: serde::de::DeserializeOwned + serde::Serialize>(doc: &Value) {
+        let typed: K = serde_json::from_value(doc.clone()).expect("a valid object");
+        assert_eq!(&serde_json::to_value(typed).unwrap(), doc);
+    }
+    same_as_typed::<k8s_openapi::api::core::v1::Namespace>(&docs[0]);
+    same_as_typed::<k8s_openapi::api::networking::v1::NetworkPolicy>(&docs[1]);
+    same_as_typed::<k8s_openapi::api::core::v1::ConfigMap>(&docs[2]);
+    for pod in &docs[3..67] {
+        same_as_typed::<k8s_openapi::api::core::v1::Pod>(pod);
+        assert_eq!(pod["spec"]["runtimeClassName"], "kata-qemu");
+        assert_eq!(
+            pod["spec"]["containers"][0]["resources"]["limits"],
+            json!({ "cpu": "1", "memory": "2Gi" })
+        );
+    }
+    same_as_typed::<k8s_openapi::api::batch::v1::Job>(&docs[67]);
+    let affinity = &docs[67]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        ["nodeSelectorTerms"][0]["matchExpressions"][0];
+    assert_eq!(affinity["operator"], "NotIn");
+    assert_eq!(affinity["values"], json!(["node-1", "node-2"]));
 }

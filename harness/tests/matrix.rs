@@ -246,6 +246,23 @@ workload: { patterns: [read], bs: 64k, threads: 1, size: 1m, runtime: 1s }
     );
 }
 
+#[test]
+fn kubernetes_resources_must_be_quantities() {
+    let e = parse(
+        "name: t
+target: /mnt/shared
+clients: [1]
+runtimes:
+  - name: kata
+    kubernetes: { runtime_class: kata-qemu, limits: { cpu: \"1\", memory: 2GB } }
+workload: { patterns: [read], bs: 64k, threads: 1, size: 1m, runtime: 1s }
+",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("invalid quantity \"2GB\""), "{e}");
+}
+
 /// The kind job's matrix: lab cells only (they need the cluster), with and without a RuntimeClass.
 #[test]
 fn the_kind_matrix_parses_and_is_lab_only() {

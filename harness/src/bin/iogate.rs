@@ -83,6 +83,14 @@ enum Command {
     },
     /// Print the JSON Schema of the matrix format.
     Schema,
+    /// Print, as YAML documents, every Kubernetes object a cell creates (namespace, NetworkPolicy,
+    /// job files, server pods, client Job) for review or `kubectl apply --dry-run=server -f -`.
+    Manifests {
+        /// Matrix file.
+        matrix: PathBuf,
+        /// The cell's name, e.g. seed/kata/c64/read.
+        cell: String,
+    },
     /// Build the fio image from the host's fio (what the Docker runtimes run) and tag it for a
     /// Kubernetes lab, then print how to load it into kind, k3d or a containerd node.
     Image {
@@ -270,6 +278,20 @@ fn run(cli: Cli) -> iogate::Result<ExitCode> {
                 },
         } => return record_baselines(&testbed, last, matrix, history, &snapshots, accept),
         Command::Schema => print!("{}", iogate::spec::json_schema()),
+        Command::Manifests { matrix, cell } => {
+            let file = MatrixFile::load(&matrix)?;
+            let cells = file.cells();
+            let Some(found) = cells.iter().find(|c| c.name == cell) else {
+                let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
+                eprintln!(
+                    "iogate: no cell {cell} in {}; its cells: {}",
+                    matrix.display(),
+                    names.join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            };
+            print!("{}", iogate::fixture::kubernetes::review_yaml(found)?);
+        }
         Command::Image { tag } => {
             let built = iogate::fixture::docker::tag_fio_image(&tag)?;
             println!("{tag}: built from the host's fio ({built})");

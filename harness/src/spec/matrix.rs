@@ -422,6 +422,68 @@ pub struct KubernetesRuntime {
     /// node but the cell's workers, so the client never competes with the servers it measures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_node: Option<String>,
+    /// CPU and memory each fio server pod requests (default `cpu: 100m, memory: 128Mi`); the
+    /// kubelet admits a pod only if its node has them free, plus the RuntimeClass's overhead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<PodResources>,
+    /// CPU and memory limits of each fio server pod (default none: a memory limit also caps the
+    /// page cache buffered I/O runs through). Under Kata they size each pod's VM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<PodResources>,
+}
+
+/// CPU and memory of a pod, as Kubernetes quantities (`500m`, `2`, `512Mi`, `2Gi`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PodResources {
+    /// CPU, e.g. `500m` or `2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<Quantity>,
+    /// Memory, e.g. `512Mi` or `2Gi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Quantity>,
+}
+
+/// A Kubernetes resource quantity: a positive decimal number with an optional suffix (`m`, `k`,
+/// `M`, `G`, `T`, `Ki`, `Mi`, `Gi`, `Ti`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schemars(with = "String")]
+pub struct Quantity(String);
+
+impl Quantity {
+    /// The quantity as Kubernetes writes it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Quantity {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        const SUFFIXES: [&str; 9] = ["Ki", "Mi", "Gi", "Ti", "m", "k", "M", "G", "T"];
+        let number = SUFFIXES
+            .iter()
+            .find_map(|s| text.strip_suffix(s))
+            .unwrap_or(&text);
+        let valid = !number.is_empty()
+            && number.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && number.parse::<f64>().is_ok_and(|x| x > 0.0);
+        if valid {
+            Ok(Quantity(text))
+        } else {
+            Err(format!(
+                "invalid quantity {text:?}: expected a positive number with an optional suffix \
+                 (m, k, M, G, T, Ki, Mi, Gi, Ti), e.g. 500m or 2Gi"
+            ))
+        }
+    }
+}
+
+impl From<Quantity> for String {
+    fn from(q: Quantity) -> String {
+        q.0
+    }
 }
 
 /// How a Kubernetes runtime reaches the target directory.
