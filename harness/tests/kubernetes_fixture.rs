@@ -13,7 +13,7 @@ use http::{Request, Response};
 use iogate::Error;
 use iogate::fixture::kubernetes::{self, KubernetesFixture, KubernetesOptions, ServerEndpoint};
 use iogate::fixture::{CellDir, Fixture};
-use iogate::spec::{Cell, KubernetesRuntime, KubernetesVolume, MatrixFile, Pattern, RuntimeKind};
+use iogate::spec::{Cell, KubernetesRuntime, MatrixFile, Pattern, RuntimeKind};
 use kube::client::Body;
 use serde_json::{Value, json};
 
@@ -33,8 +33,8 @@ runtimes:
       limits: { cpu: \"1\", memory: 2Gi }
   - name: bare
     kubernetes: { host_network: true, node_names: [worker-1, worker-2] }
-  - name: pvc
-    kubernetes: { volume: { pvc: { claim: beegfs-rwx } }, node_selector: iogate/worker=true }
+  - name: selected
+    kubernetes: { node_selector: iogate/worker=true }
 clients: [1, 8, 64]
 nodes: 2
 workload: { patterns: [read, randread, write, randwrite], bs: 64k, threads: 4, size: 32GiB, runtime: 60s }
@@ -239,42 +239,6 @@ fn bare_metal_reference_uses_host_network_and_distinct_ports() {
         })
         .collect();
     insta::assert_json_snapshot!("bare_c8_ports", table);
-}
-
-#[test]
-fn pvc_volume_and_baseline_pod_security() {
-    let cell = cell("pvc", 8, Pattern::Read);
-    let spec = spec_of(&cell);
-    assert_eq!(
-        spec.volume,
-        KubernetesVolume::Pvc {
-            claim: "beegfs-rwx".into()
-        }
-    );
-    let m = kubernetes::manifests(&spec, &cell, 1, "0123abcd", &nodes()).expect("manifests");
-    let ns = to_json(&m.namespace);
-    assert_eq!(
-        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
-        "baseline"
-    );
-    let pod = to_json(&m.servers[5]);
-    assert_eq!(
-        pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
-        "beegfs-rwx"
-    );
-    assert!(pod["spec"]["volumes"][0].get("hostPath").is_none());
-    assert!(
-        pod["spec"].get("runtimeClassName").is_none(),
-        "no RuntimeClass: the node's default (runc)"
-    );
-    assert_eq!(
-        pod["spec"]["containers"][0]["volumeMounts"][0]["subPath"],
-        "pvc/c8/client5"
-    );
-    assert_eq!(
-        pod["spec"]["containers"][0]["volumeMounts"][0]["mountPath"],
-        "/data/pvc/c8/client5"
-    );
 }
 
 #[test]
@@ -1546,7 +1510,7 @@ fn server_pod_that_fails_to_start_stops_the_wait_at_once() {
 
 #[test]
 fn node_selector_picks_ready_schedulable_nodes_by_name() {
-    let cell = cell("pvc", 8, Pattern::Read);
+    let cell = cell("selected", 8, Pattern::Read);
     let spec = spec_of(&cell);
     let mut steps: Vec<Step> = preflight_steps(&spec)
         .into_iter()
@@ -1585,13 +1549,6 @@ fn node_selector_picks_ready_schedulable_nodes_by_name() {
         info.notes
             .iter()
             .any(|n| n.contains("matching `iogate/worker=true`")),
-        "{:?}",
-        info.notes
-    );
-    assert!(
-        info.notes
-            .iter()
-            .any(|n| n.contains("PersistentVolumeClaim beegfs-rwx")),
         "{:?}",
         info.notes
     );

@@ -409,9 +409,6 @@ pub struct KubernetesRuntime {
     /// Run the fio servers in the node's network namespace (`hostNetwork`), ports 8765 + slot.
     #[serde(default)]
     pub host_network: bool,
-    /// Where the target lives on the nodes.
-    #[serde(default)]
-    pub volume: KubernetesVolume,
     /// Worker nodes by name; clients spread evenly over them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub node_names: Vec<String>,
@@ -484,20 +481,6 @@ impl From<Quantity> for String {
     fn from(q: Quantity) -> String {
         q.0
     }
-}
-
-/// How a Kubernetes runtime reaches the target directory.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum KubernetesVolume {
-    /// The matrix `target` as a hostPath on every node (a shared filesystem mounted on the hosts).
-    #[default]
-    HostPath,
-    /// An existing PersistentVolumeClaim (ReadWriteMany when clients span nodes).
-    Pvc {
-        /// Claim name.
-        claim: String,
-    },
 }
 
 /// microVM runtime options, as written:
