@@ -1449,6 +1449,53 @@ fn a_cell_does_not_start_beside_a_terminating_namespace() {
     std::fs::remove_dir_all(run_dir).ok();
 }
 
+/// The study's c64 Kata cell on workers too small for 32 pods each (requests 250m + Kata's 250m
+/// overhead per pod against 8 CPUs): refused with the arithmetic before anything is created.
+#[test]
+fn a_cell_that_cannot_fit_its_nodes_is_refused_before_creating_anything() {
+    let cell = cell("kata", 64, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps: Vec<Step> = preflight_steps(&spec)
+        .into_iter()
+        .filter(|s| s.path != "/api/v1/nodes")
+        .collect();
+    let kata = json!({ "katacontainers.io/kata-runtime": "true" });
+    let small = |name: &str| {
+        let mut n = node(name, true, kata.clone());
+        n["status"]["allocatable"] = json!({ "cpu": "8", "memory": "31Gi", "pods": "110" });
+        n
+    };
+    steps.push(step(
+        "GET",
+        "/api/v1/nodes",
+        Reply::Json(
+            200,
+            list("NodeList", "v1", vec![small("worker-1"), small("worker-2")]),
+        ),
+    ));
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    fixture.preflight().expect("preflight");
+    let run_dir = temp_dir("capacity");
+    let err = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect_err("32 pods do not fit");
+    let seen = api.finish(fixture);
+    let text = err.to_string();
+    assert!(
+        text.contains("room on node worker-1 for 32 fio server pods: they need 16000m CPU")
+            && text.contains("the node can allocate 8000m"),
+        "{text}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == "POST" && !s.path.contains("selfsubjectaccessreviews")),
+        "nothing created"
+    );
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
 #[test]
 fn server_pod_that_fails_to_start_stops_the_wait_at_once() {
     let cell = cell("kata", 1, Pattern::Read);
