@@ -65,6 +65,17 @@ fn command(program: &Path, dir: &Path, mark: &str) -> Command {
     c
 }
 
+/// `iogate run MATRIX` in the environment of [`command`], without baselines.
+fn start_run(dir: &Path, matrix: &Path, mark: &str) -> Child {
+    command(Path::new(env!("CARGO_BIN_EXE_iogate")), dir, mark)
+        .arg("run")
+        .arg(matrix)
+        .arg("--snapshots")
+        .arg(dir.join("no-snapshots"))
+        .spawn()
+        .unwrap()
+}
+
 /// Running processes (not zombies) that carry `mark` in their environment, with their commands.
 fn marked(mark: &str) -> Vec<String> {
     let needle = format!("IOGATE_TEST_MARK={mark}\0");
@@ -293,13 +304,7 @@ fn an_interrupted_iogate_run_cleans_up_and_records_what_finished(
     let path = matrix(dir.path(), kind);
     let name = format!("interrupted-{kind}");
     let mark = format!("{kind}-{signal}-{}", std::process::id());
-    let mut child = command(Path::new(env!("CARGO_BIN_EXE_iogate")), dir.path(), &mark)
-        .arg("run")
-        .arg(&path)
-        .arg("--snapshots")
-        .arg(dir.path().join("no-snapshots"))
-        .spawn()
-        .unwrap();
+    let mut child = start_run(dir.path(), &path, &mark);
     wait_mid_second_cell(&mut child, dir.path(), &name, &mark);
     interrupt_and_check(child, dir.path(), &name, &mark, signal);
 }
@@ -349,13 +354,7 @@ fn a_second_sigint_exits_at_once_and_clean_removes_the_rest() {
     let path = matrix(dir.path(), "host");
     let name = "interrupted-host";
     let mark = format!("twice-{}", std::process::id());
-    let mut child = command(Path::new(env!("CARGO_BIN_EXE_iogate")), dir.path(), &mark)
-        .arg("run")
-        .arg(&path)
-        .arg("--snapshots")
-        .arg(dir.path().join("no-snapshots"))
-        .spawn()
-        .unwrap();
+    let mut child = start_run(dir.path(), &path, &mark);
     let deadline = Instant::now() + REACH_WAIT;
     while !marked(&mark)
         .iter()

@@ -798,6 +798,26 @@ fn client_pod_step(phase: &str, state: Value) -> Step {
     .with_query("app.kubernetes.io/component=client")
 }
 
+/// The client Job is created, completes, and its pod's log is `log`; then the namespace goes.
+fn client_completes_with(log: &str) -> Vec<Step> {
+    let mut steps = vec![
+        echo("/apis/batch/v1/namespaces/*/jobs"),
+        job_status_step(json!([{ "type": "Complete", "status": "True" }])),
+        client_pod_step(
+            "Succeeded",
+            json!({ "terminated": { "exitCode": 0, "reason": "Completed" } }),
+        ),
+        step(
+            "GET",
+            "/api/v1/namespaces/*/pods/fio-client-x7k2p/log",
+            Reply::Text(log.to_owned()),
+        )
+        .with_query("container=fio"),
+    ];
+    steps.extend(delete_steps());
+    steps
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("iogate-k8s-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -854,23 +874,7 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     for k in 1..8 {
         steps.push(pod_list_step(k, ready_status));
     }
-    steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
-    steps.push(job_status_step(
-        json!([{ "type": "Complete", "status": "True" }]),
-    ));
-    steps.push(client_pod_step(
-        "Succeeded",
-        json!({ "terminated": { "exitCode": 0, "reason": "Completed" } }),
-    ));
-    steps.push(
-        step(
-            "GET",
-            "/api/v1/namespaces/*/pods/fio-client-x7k2p/log",
-            Reply::Text(log.into()),
-        )
-        .with_query("container=fio"),
-    );
-    steps.extend(delete_steps());
+    steps.extend(client_completes_with(log));
 
     let (client, api) = mock(steps);
     let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
@@ -948,23 +952,7 @@ fn happy_path_with_a_real_client_log_parses_into_numbers() {
     let mut steps = preflight_steps(&spec);
     steps.extend(create_steps(1));
     steps.push(pod_list_step(0, ready_status));
-    steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
-    steps.push(job_status_step(
-        json!([{ "type": "Complete", "status": "True" }]),
-    ));
-    steps.push(client_pod_step(
-        "Succeeded",
-        json!({ "terminated": { "exitCode": 0, "reason": "Completed" } }),
-    ));
-    steps.push(
-        step(
-            "GET",
-            "/api/v1/namespaces/*/pods/fio-client-x7k2p/log",
-            Reply::Text(log.into()),
-        )
-        .with_query("container=fio"),
-    );
-    steps.extend(delete_steps());
+    steps.extend(client_completes_with(log));
     let (client, api) = mock(steps);
     let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
     fixture.preflight().expect("preflight");
