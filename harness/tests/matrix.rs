@@ -263,6 +263,20 @@ workload: { patterns: [read], bs: 64k, threads: 1, size: 1m, runtime: 1s }
     assert!(e.contains("invalid quantity \"2GB\""), "{e}");
 }
 
+/// The nightly's smoke matrix: the seed's Kubernetes runtimes, lab-only, small.
+#[test]
+fn the_lab_smoke_matrix_parses_and_is_lab_only() {
+    let smoke =
+        MatrixFile::load(repo().join("deploy/lab/smoke.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let cells = smoke.cells();
+    assert_eq!(cells.len(), 4);
+    assert!(cells.iter().all(|c| c.lab));
+    assert_eq!(
+        iogate::harness::trials::nominal_duration(&cells[0]),
+        Some(std::time::Duration::from_secs(12))
+    );
+}
+
 /// The kind job's matrix: lab cells only (they need the cluster), with and without a RuntimeClass.
 #[test]
 fn the_kind_matrix_parses_and_is_lab_only() {
