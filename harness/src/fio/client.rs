@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::fio::relay::Relays;
 
 /// Where a `fio --server` listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,21 +73,35 @@ pub struct ClientJob {
     pub job_file: PathBuf,
 }
 
-/// Runs `fio --client` against every server at once, writing json+ to `output` and fio's
-/// stdout/stderr to `log`. Fails with fio's tail when fio exits non-zero, writes no JSON, or
-/// runs past `timeout`; kills the client and fails with [`Error::Interrupted`] on a signal.
-pub fn drive(clients: &[ClientJob], output: &Path, log: &Path, timeout: Duration) -> Result<()> {
+/// Runs `fio --client` against every server at once, through a [`relay`](crate::fio::relay) per
+/// server, writing json+ to `output` and fio's stdout/stderr to `log` (after a line per relay
+/// naming its server). Returns the address fio's output names each client by, in client order.
+/// Fails with fio's tail when fio exits non-zero, writes no JSON, or runs past `timeout`; kills
+/// the client and fails with [`Error::Interrupted`] on a signal.
+pub fn drive(
+    clients: &[ClientJob],
+    output: &Path,
+    log: &Path,
+    timeout: Duration,
+) -> Result<Vec<ServerAddr>> {
+    let servers: Vec<ServerAddr> = clients.iter().map(|c| c.server.clone()).collect();
+    let relays = Relays::start(&servers)?;
     let mut args: Vec<String> = vec![
         "--output-format=json+".into(),
         format!("--output={}", output.display()),
     ];
-    for c in clients {
-        args.push(format!("--client={}", c.server.fio_arg()));
+    for (c, relay) in clients.iter().zip(relays.addrs()) {
+        args.push(format!("--client={}", relay.fio_arg()));
         args.push(c.job_file.display().to_string());
     }
+    std::fs::write(log, relays.describe(&servers)).map_err(|e| Error::io(log, e))?;
+    let log_file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log)
+        .map_err(|e| Error::io(log, e))?;
     let handle = duct::cmd("fio", &args)
         .stderr_to_stdout()
-        .stdout_path(log)
+        .stdout_file(log_file)
         .unchecked()
         .start()
         .map_err(|e| missing_fio_or(e, "could not start fio --client"))?;
@@ -108,10 +123,20 @@ pub fn drive(clients: &[ClientJob], output: &Path, log: &Path, timeout: Duration
             }
         }
     };
-    let Some(status) = status else {
+    if status.is_none() {
         let _ = handle.kill();
+    }
+    let relayed = relays.addrs().to_vec();
+    let relay_note = match relays.errors() {
+        errors if errors.is_empty() => String::new(),
+        errors => format!(" ({})", errors.join("; ")),
+    };
+    drop(relays);
+    let Some(status) = status else {
         return Err(Error::Fio {
-            message: format!("fio --client ran past its {timeout:?} limit and was killed"),
+            message: format!(
+                "fio --client ran past its {timeout:?} limit and was killed{relay_note}"
+            ),
             tail: tail_of(log),
         });
     };
@@ -119,11 +144,11 @@ pub fn drive(clients: &[ClientJob], output: &Path, log: &Path, timeout: Duration
     // final document shows up in the output, which the caller parses.
     if !status.success() {
         return Err(Error::Fio {
-            message: format!("fio --client exited with {status}"),
+            message: format!("fio --client exited with {status}{relay_note}"),
             tail: tail_of(log) + &tail_of(output),
         });
     }
-    Ok(())
+    Ok(relayed)
 }
 
 /// The last lines of a file, for error messages.

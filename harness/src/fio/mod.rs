@@ -4,3 +4,4 @@ pub mod client;
 pub mod histogram;
 pub mod job;
 pub mod output;
+pub(crate) mod relay;
