@@ -28,7 +28,6 @@ use iogate::run::{CellRecord, Status, Summary};
 use iogate::spec::MatrixFile;
 use iogate::stats::holm;
 use iogate::stats::prediction::{p_lower_by, prediction_gap};
-use statrs::distribution::{Beta, ContinuousCDF};
 
 fn usage() -> ! {
     eprintln!("usage: gate_trials RESULTS [--matrix FILE] [--slow RUNTIME=FACTOR] [--resample N]");
@@ -49,7 +48,7 @@ impl Rng {
 
 /// Prints `k` of `n` as a percentage with its Clopper–Pearson 95 % interval.
 fn rate(what: &str, k: usize, n: usize) {
-    let (lo, hi) = clopper_pearson(k, n);
+    let (lo, hi) = iogate::stats::clopper_pearson(k, n).unwrap_or((f64::NAN, f64::NAN));
     let pct = |x: f64| 100.0 * x;
     println!(
         "{what}: {k} of {n} = {:.1} % (95 % CI {:.1}–{:.1} %)",
@@ -57,22 +56,6 @@ fn rate(what: &str, k: usize, n: usize) {
         pct(lo),
         pct(hi)
     );
-}
-
-/// Clopper–Pearson interval of `k` successes in `n` trials.
-fn clopper_pearson(k: usize, n: usize) -> (f64, f64) {
-    let q = |a: f64, b: f64, p: f64| Beta::new(a, b).map_or(f64::NAN, |d| d.inverse_cdf(p));
-    let lo = if k == 0 {
-        0.0
-    } else {
-        q(k as f64, (n - k + 1) as f64, 0.025)
-    };
-    let hi = if k == n {
-        1.0
-    } else {
-        q((k + 1) as f64, (n - k) as f64, 0.975)
-    };
-    (lo, hi)
 }
 
 fn runs_of(results: &Path, matrix: &MatrixFile) -> Vec<(PathBuf, Summary)> {

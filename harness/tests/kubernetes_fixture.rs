@@ -721,14 +721,30 @@ fn none_terminating_step() -> Step {
     .with_query("labelSelector=app.kubernetes.io/managed-by=iogate")
 }
 
-/// No namespace terminating, then namespace, NetworkPolicy, ConfigMap, and `clients` pods.
-fn create_steps(clients: u32) -> Vec<Step> {
-    let mut steps = vec![
+/// No namespace terminating, then namespace, NetworkPolicy and ConfigMap.
+fn namespace_steps() -> Vec<Step> {
+    vec![
         none_terminating_step(),
         echo("/api/v1/namespaces"),
         echo("/apis/networking.k8s.io/v1/namespaces/*/networkpolicies"),
         echo("/api/v1/namespaces/*/configmaps"),
-    ];
+    ]
+}
+
+/// A server-side dry-run create of a pod (the admission check before anything waits).
+fn dry_run_pod_step() -> Step {
+    echo("/api/v1/namespaces/*/pods").with_query("dryRun=All")
+}
+
+fn is_dry_run(s: &Seen) -> bool {
+    urldecode(&s.query).contains("dryRun=All")
+}
+
+/// [`namespace_steps`], the admission dry-runs of the first server pod and the client's pod, and
+/// `clients` server pods.
+fn create_steps(clients: u32) -> Vec<Step> {
+    let mut steps = namespace_steps();
+    steps.extend([dry_run_pod_step(), dry_run_pod_step()]);
     for _ in 0..clients {
         steps.push(echo("/api/v1/namespaces/*/pods"));
     }
@@ -920,10 +936,47 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     assert_eq!(args[1], "--client=ip:10.244.1.10,8765");
     assert_eq!(args[2], "/jobs/client0.fio");
     assert_eq!(args[16], "/jobs/client7.fio");
+    // Before any pod was made, admission saw the first server pod and the client's pod (the
+    // Job's template with placeholder addresses), as dry-runs.
+    let dry_runs: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.method == "POST" && s.path.ends_with("/pods") && is_dry_run(s))
+        .map(|s| &s.body)
+        .collect();
+    assert_eq!(dry_runs.len(), 2);
+    assert_eq!(dry_runs[0]["metadata"]["name"], "fio-server-0");
+    assert_eq!(
+        dry_runs[1]["metadata"]["name"],
+        "fio-client-admission-check"
+    );
+    assert_eq!(
+        dry_runs[1]["spec"],
+        job["spec"]["template"]["spec"]
+            .as_object()
+            .map(|spec| {
+                let mut spec = Value::Object(spec.clone());
+                let args = spec["containers"][0]["args"].as_array_mut().unwrap();
+                for (k, arg) in args.iter_mut().skip(1).step_by(2).enumerate() {
+                    *arg = json!(format!("--client=ip:192.0.2.{},8765", k + 1));
+                }
+                spec
+            })
+            .unwrap(),
+        "the dry-run client pod is the Job's pod but for the servers' placeholder addresses"
+    );
+    let first_real = seen
+        .iter()
+        .position(|s| s.method == "POST" && s.path.ends_with("/pods") && !is_dry_run(s))
+        .expect("server pods were created");
+    let last_dry_run = seen
+        .iter()
+        .rposition(|s| s.method == "POST" && is_dry_run(s))
+        .unwrap();
+    assert!(last_dry_run < first_real, "dry-runs come first");
     // Pods: 4 + 4 over the two workers, under kata-qemu.
     let pods: Vec<&Value> = seen
         .iter()
-        .filter(|s| s.method == "POST" && s.path.ends_with("/pods"))
+        .filter(|s| s.method == "POST" && s.path.ends_with("/pods") && !is_dry_run(s))
         .map(|s| &s.body)
         .collect();
     assert_eq!(pods.len(), 8);
@@ -1271,20 +1324,23 @@ fn pod_security_rejection_is_reported_as_such() {
     let cell = cell("kata", 1, Pattern::Read);
     let spec = spec_of(&cell);
     let mut steps = preflight_steps(&spec);
-    steps.extend(create_steps(0));
-    steps.push(step(
-        "POST",
-        "/api/v1/namespaces/*/pods",
-        Reply::Json(
-            403,
-            status(
+    steps.extend(namespace_steps());
+    steps.push(
+        step(
+            "POST",
+            "/api/v1/namespaces/*/pods",
+            Reply::Json(
                 403,
-                "Forbidden",
-                "pods \"fio-server-0\" is forbidden: violates PodSecurity \"restricted:latest\": \
-                 hostPath volumes (volume \"data\")",
+                status(
+                    403,
+                    "Forbidden",
+                    "pods \"fio-server-0\" is forbidden: violates PodSecurity \"restricted:latest\": \
+                     hostPath volumes (volume \"data\")",
+                ),
             ),
-        ),
-    ));
+        )
+        .with_query("dryRun=All"),
+    );
     steps.extend(delete_steps());
     let (client, api) = mock(steps);
     let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
@@ -1299,6 +1355,16 @@ fn pod_security_rejection_is_reported_as_such() {
         text.contains("rejected by Pod Security admission") && !text.contains("rbac.yaml"),
         "{text}"
     );
+    assert!(
+        text.contains("admission dry-run of server pod fio-server-0"),
+        "{text}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == "POST" && s.path.ends_with("/pods") && !is_dry_run(s)),
+        "the dry-run's rejection stops the cell before any pod is made"
+    );
     let namespace = &seen
         .iter()
         .find(|s| s.method == "POST" && s.path == "/api/v1/namespaces")
@@ -1307,6 +1373,59 @@ fn pod_security_rejection_is_reported_as_such() {
     assert_eq!(
         namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "privileged",
         "hostPath pods need the privileged level"
+    );
+    assert_namespace_deleted(&seen);
+    std::fs::remove_dir_all(run_dir).ok();
+}
+
+/// A ResourceQuota that leaves no room for the client's pod: the admission dry-run says so before
+/// any server pod is made or waited for (without it, the Job's pod would never appear, after the
+/// servers' wait), and the namespace is deleted.
+#[test]
+fn quota_rejecting_the_client_pod_fails_before_any_server_starts() {
+    let cell = cell("kata", 8, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps = preflight_steps(&spec);
+    steps.extend(namespace_steps());
+    steps.push(dry_run_pod_step());
+    steps.push(
+        step(
+            "POST",
+            "/api/v1/namespaces/*/pods",
+            Reply::Json(
+                403,
+                status(
+                    403,
+                    "Forbidden",
+                    "pods \"fio-client-admission-check\" is forbidden: exceeded quota: \
+                     compute, requested: requests.cpu=100m, used: requests.cpu=4, limited: \
+                     requests.cpu=4",
+                ),
+            ),
+        )
+        .with_query("dryRun=All"),
+    );
+    steps.extend(delete_steps());
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    fixture.preflight().expect("preflight");
+    let run_dir = temp_dir("quota");
+    let err = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect_err("the quota rejects the client");
+    let seen = api.finish(fixture);
+    let text = err.to_string();
+    assert!(
+        text.contains("admission dry-run of the client pod")
+            && text.contains("rejected by a ResourceQuota")
+            && !text.contains("rbac.yaml"),
+        "{text}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == "POST" && s.path.ends_with("/pods") && !is_dry_run(s)),
+        "no server pod is made for a cell whose client cannot run"
     );
     assert_namespace_deleted(&seen);
     std::fs::remove_dir_all(run_dir).ok();

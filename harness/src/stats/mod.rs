@@ -235,3 +235,45 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
         _ => f64::NAN,
     }
 }
+
+/// Clopper–Pearson (exact) two-sided 95 % interval of a rate: `k` events in `n` trials. `None`
+/// for no trials.
+pub fn clopper_pearson(k: usize, n: usize) -> Option<(f64, f64)> {
+    use statrs::distribution::{Beta, ContinuousCDF};
+    if n == 0 || k > n {
+        return None;
+    }
+    let q = |a: usize, b: usize, p: f64| {
+        Beta::new(a as f64, b as f64).map_or(f64::NAN, |d| d.inverse_cdf(p))
+    };
+    let lo = if k == 0 { 0.0 } else { q(k, n - k + 1, 0.025) };
+    let hi = if k == n { 1.0 } else { q(k + 1, n - k, 0.975) };
+    Some((lo, hi))
+}
+
+#[cfg(test)]
+mod rate_tests {
+    use super::clopper_pearson;
+
+    #[test]
+    fn clopper_pearson_matches_published_values() {
+        // 0 of 30: the "rule of three" bound, exactly 1 − 0.025^(1/30).
+        let (lo, hi) = clopper_pearson(0, 30).expect("an interval");
+        assert_eq!(lo, 0.0);
+        assert!(
+            (hi - (1.0 - 0.025f64.powf(1.0 / 30.0))).abs() < 1e-9,
+            "{hi}"
+        );
+        // 8 of 8: the lower bound is 0.025^(1/8) = 0.631.
+        let (lo, hi) = clopper_pearson(8, 8).expect("an interval");
+        assert!((lo - 0.025f64.powf(1.0 / 8.0)).abs() < 1e-9, "{lo}");
+        assert_eq!(hi, 1.0);
+        // 5 of 10: 0.187–0.813 (e.g. R's binom.test).
+        let (lo, hi) = clopper_pearson(5, 10).expect("an interval");
+        assert!(
+            (lo - 0.1870).abs() < 5e-4 && (hi - 0.8130).abs() < 5e-4,
+            "{lo} {hi}"
+        );
+        assert_eq!(clopper_pearson(0, 0), None);
+    }
+}
