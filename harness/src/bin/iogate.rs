@@ -390,10 +390,11 @@ fn run_matrix(
     if compared {
         let store = Store::new(snapshots);
         for cell in cells.iter().take_while(|_| interrupt::received().is_none()) {
-            decide(
-                &cell.id.baseline_trial(),
-                runner.baseline_decision(&file, cell, &store),
-            );
+            match runner.baseline_decision(&file, cell, &store) {
+                // The runner's event line already gave the reason (no baseline on this testbed).
+                Decision::Ignore(_) => {}
+                decision => decide(&cell.id.baseline_trial(), decision),
+            }
         }
     } else {
         eprintln!(
