@@ -153,12 +153,17 @@ fn kata_c64_namespace_policy_and_job_files() {
     );
     let cm = to_json(&m.config_map);
     let data = cm["data"].as_object().expect("data");
-    assert_eq!(data.len(), 64);
+    assert_eq!(
+        data.len(),
+        2 * 64,
+        "a measured and a layout job file per client"
+    );
     let compact = json!({
         "metadata": cm["metadata"],
         "files": data.len(),
         "client0.fio": data["client0.fio"],
         "client63.fio": data["client63.fio"],
+        "layout0.fio": data["layout0.fio"],
     });
     insta::assert_json_snapshot!("kata_c64_config_map", compact);
 }
@@ -558,6 +563,7 @@ impl MockApi {
 fn short_options() -> KubernetesOptions {
     KubernetesOptions {
         ready_timeout: Duration::from_secs(1),
+        layout_timeout: Some(Duration::from_secs(5)),
         job_timeout: Some(Duration::from_secs(5)),
         cleanup_timeout: Duration::from_secs(5),
         stuck_grace: Duration::ZERO,
@@ -776,13 +782,22 @@ fn delete_steps() -> Vec<Step> {
 
 /// A poll of the client Job, answered with the Job as created and `conditions`.
 fn job_status_step(conditions: Value) -> Step {
+    job_status_step_of("fio-client", conditions)
+}
+
+/// A poll of Job `name`, answered with the Job as created and `conditions`.
+fn job_status_step_of(name: &'static str, conditions: Value) -> Step {
     step_with(
         "GET",
-        "/apis/batch/v1/namespaces/*/jobs/fio-client",
+        &format!("/apis/batch/v1/namespaces/*/jobs/{name}"),
         move |_, seen| {
             let mut job = seen
                 .iter()
-                .find(|s| s.method == "POST" && s.path.ends_with("/jobs"))
+                .find(|s| {
+                    s.method == "POST"
+                        && s.path.ends_with("/jobs")
+                        && s.body["metadata"]["name"] == name
+                })
                 .expect("the Job was created")
                 .body
                 .clone();
@@ -794,9 +809,14 @@ fn job_status_step(conditions: Value) -> Step {
 }
 
 fn client_pod_step(phase: &str, state: Value) -> Step {
+    job_pod_step("client", "fio-client-x7k2p", phase, state)
+}
+
+/// The pod list of the Job whose pods carry `component`: one pod, `name`, in `phase` and `state`.
+fn job_pod_step(component: &str, name: &str, phase: &str, state: Value) -> Step {
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": { "name": "fio-client-x7k2p", "creationTimestamp": "2025-06-01T00:00:00Z" },
+        "metadata": { "name": name, "creationTimestamp": "2025-06-01T00:00:00Z" },
         "spec": { "containers": [{ "name": "fio", "image": "iogate-fio:latest" }], "nodeName": "worker-1" },
         "status": {
             "phase": phase,
@@ -811,12 +831,25 @@ fn client_pod_step(phase: &str, state: Value) -> Step {
         "/api/v1/namespaces/*/pods",
         Reply::Json(200, list("PodList", "v1", vec![pod])),
     )
-    .with_query("app.kubernetes.io/component=client")
+    .with_query(&format!("app.kubernetes.io/component={component}"))
 }
 
-/// The client Job is created, completes, and its pod's log is `log`; then the namespace goes.
+/// The layout Job is created and completes.
+fn layout_completes() -> Vec<Step> {
+    vec![
+        echo("/apis/batch/v1/namespaces/*/jobs"),
+        job_status_step_of(
+            "fio-layout",
+            json!([{ "type": "Complete", "status": "True" }]),
+        ),
+    ]
+}
+
+/// The layout Job completes, then the client Job is created, completes, and its pod's log is `log`;
+/// then the namespace goes.
 fn client_completes_with(log: &str) -> Vec<Step> {
-    let mut steps = vec![
+    let mut steps = layout_completes();
+    steps.extend([
         echo("/apis/batch/v1/namespaces/*/jobs"),
         job_status_step(json!([{ "type": "Complete", "status": "True" }])),
         client_pod_step(
@@ -829,7 +862,7 @@ fn client_completes_with(log: &str) -> Vec<Step> {
             Reply::Text(log.to_owned()),
         )
         .with_query("container=fio"),
-    ];
+    ]);
     steps.extend(delete_steps());
     steps
 }
@@ -926,7 +959,11 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     // The Job drives every server at the address its pod reported.
     let job = &seen
         .iter()
-        .find(|s| s.method == "POST" && s.path.ends_with("/jobs"))
+        .find(|s| {
+            s.method == "POST"
+                && s.path.ends_with("/jobs")
+                && s.body["metadata"]["name"] == "fio-client"
+        })
         .unwrap()
         .body;
     let args = job["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -936,6 +973,38 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     assert_eq!(args[1], "--client=ip:10.244.1.10,8765");
     assert_eq!(args[2], "/jobs/client0.fio");
     assert_eq!(args[16], "/jobs/client7.fio");
+    // Before it, a layout Job ran the same servers with the layout job files (fio's setup phase
+    // only), under its own deadline; the pods of each carry their own component label.
+    let jobs: Vec<&Value> = seen
+        .iter()
+        .filter(|s| s.method == "POST" && s.path.ends_with("/jobs"))
+        .map(|s| &s.body)
+        .collect();
+    assert_eq!(jobs.len(), 2);
+    let layout = jobs[0];
+    assert_eq!(layout["metadata"]["name"], "fio-layout");
+    let layout_args = layout["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap();
+    assert_eq!(layout_args[1], args[1]);
+    assert_eq!(layout_args[2], "/jobs/layout0.fio");
+    assert_eq!(layout_args[16], "/jobs/layout7.fio");
+    assert_eq!(
+        layout["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"],
+        "layout"
+    );
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"],
+        "client"
+    );
+    let config_map = &seen
+        .iter()
+        .find(|s| s.method == "POST" && s.path.ends_with("/configmaps"))
+        .unwrap()
+        .body;
+    let layout0 = config_map["data"]["layout0.fio"].as_str().unwrap();
+    let client0 = config_map["data"]["client0.fio"].as_str().unwrap();
+    assert_eq!(layout0, format!("{client0}create_only=1\n"));
     // Before any pod was made, admission saw the first server pod and the client's pod (the
     // Job's template with placeholder addresses), as dry-runs.
     let dry_runs: Vec<&Value> = seen
@@ -1269,6 +1338,7 @@ fn failed_client_job_reports_its_log_tail() {
     let mut steps = preflight_steps(&spec);
     steps.extend(create_steps(1));
     steps.push(pod_list_step(0, ready_status));
+    steps.extend(layout_completes());
     steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
     steps.push(job_status_step(json!([{
         "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
@@ -1431,7 +1501,7 @@ fn quota_rejecting_the_client_pod_fails_before_any_server_starts() {
     std::fs::remove_dir_all(run_dir).ok();
 }
 
-/// The client Job's pod cannot pull the fio image: the cell fails once the grace is over (zero
+/// The client pod (of the first Job, the layout) cannot pull the fio image: the cell fails once the grace is over (zero
 /// here), with the pod's state and the events, instead of waiting for the Job's deadline.
 #[test]
 fn client_pod_without_its_image_fails_the_cell_at_once() {
@@ -1440,9 +1510,12 @@ fn client_pod_without_its_image_fails_the_cell_at_once() {
     let mut steps = preflight_steps(&spec);
     steps.extend(create_steps(1));
     steps.push(pod_list_step(0, ready_status));
+    // The first Job, the layout, meets the missing image.
     steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
-    steps.push(job_status_step(json!([])));
-    steps.push(client_pod_step(
+    steps.push(job_status_step_of("fio-layout", json!([])));
+    steps.push(job_pod_step(
+        "layout",
+        "fio-layout-x7k2p",
         "Pending",
         json!({ "waiting": { "reason": "ImagePullBackOff",
                 "message": "Back-off pulling image \"iogate-fio:latest\"" } }),
@@ -1465,7 +1538,7 @@ fn client_pod_without_its_image_fails_the_cell_at_once() {
                 "v1",
                 vec![json!({
                     "metadata": { "name": "e1", "namespace": "x" },
-                    "involvedObject": { "kind": "Pod", "name": "fio-client-x7k2p" },
+                    "involvedObject": { "kind": "Pod", "name": "fio-layout-x7k2p" },
                     "type": "Warning", "reason": "Failed",
                     "message": "Failed to pull image \"iogate-fio:latest\": not found",
                 })],
@@ -1908,11 +1981,28 @@ fn manifests_command_prints_the_seed_kata_c64_cell() {
     let text = String::from_utf8(out.stdout).unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML documents");
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds.len(), 1 + 1 + 1 + 64 + 1, "{kinds:?}");
+    assert_eq!(kinds.len(), 1 + 1 + 1 + 64 + 2, "{kinds:?}");
     assert_eq!(
-        (kinds[0], kinds[1], kinds[2], kinds[3], kinds[67]),
-        ("Namespace", "NetworkPolicy", "ConfigMap", "Pod", "Job")
+        (kinds[0], kinds[1], kinds[2], kinds[3], kinds[67], kinds[68]),
+        (
+            "Namespace",
+            "NetworkPolicy",
+            "ConfigMap",
+            "Pod",
+            "Job",
+            "Job"
+        )
     );
+    // Laying out 64 clients × 4 threads × 32 GiB may take hours (8 TiB at 20 MiB/s, plus a
+    // minute); the measured run gets its ramp and runtime plus a minute, so a hung fio fails the
+    // cell in minutes.
+    assert_eq!(docs[67]["metadata"]["name"], "fio-layout");
+    assert_eq!(
+        docs[67]["spec"]["activeDeadlineSeconds"],
+        60 + (8u64 << 40) / (20 << 20)
+    );
+    assert_eq!(docs[68]["metadata"]["name"], "fio-client");
+    assert_eq!(docs[68]["spec"]["activeDeadlineSeconds"], 60 + 5 + 60);
     assert_eq!(
         docs[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
         "privileged"
@@ -1934,7 +2024,8 @@ fn manifests_command_prints_the_seed_kata_c64_cell() {
         );
     }
     same_as_typed::<k8s_openapi::api::batch::v1::Job>(&docs[67]);
-    let affinity = &docs[67]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    same_as_typed::<k8s_openapi::api::batch::v1::Job>(&docs[68]);
+    let affinity = &docs[68]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         ["nodeSelectorTerms"][0]["matchExpressions"][0];
     assert_eq!(affinity["operator"], "NotIn");
     assert_eq!(affinity["values"], json!(["node-1", "node-2"]));

@@ -58,3 +58,10 @@ pub fn render(spec: &JobSpec<'_>, client_dir: &str) -> Result<String> {
     line("directory", &directory);
     Ok(format!("[{}]\n{job}", spec.name))
 }
+
+/// The job file that only lays out `client_dir`'s files for [`render`]'s job (fio's
+/// `create_only`: the setup phase, no I/O measured), so laying out and measuring can have
+/// deadlines of their own.
+pub fn render_layout(spec: &JobSpec<'_>, client_dir: &str) -> Result<String> {
+    Ok(render(spec, client_dir)? + "create_only=1\n")
+}
