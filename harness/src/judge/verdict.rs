@@ -11,13 +11,15 @@ use crate::stats::LogInterval;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
-    /// The whole interval is on the passing side of the bound.
+    /// Shown not worse than the bound: a gate or baseline row whose "worse" was rejected
+    /// one-sided (docs/gates.md), or a comparison whose whole interval is on the passing side.
     Pass,
     /// Not measured: an optional runtime is missing.
     Skipped,
-    /// The interval straddles the bound: too noisy to decide.
+    /// Neither shown: too noisy to decide within the blocks and budget (a warning, not a pass).
     Inconclusive,
-    /// The whole interval is on the failing side of the bound, or a needed cell failed.
+    /// Shown worse than the bound by more than the threshold (Holm over the run's family), the
+    /// whole interval of a comparison on the failing side, or a needed cell failed.
     Fail,
 }
 
