@@ -36,6 +36,10 @@ pub fn render(spec: &JobSpec<'_>, client_dir: &str) -> Result<String> {
     line("iodepth", &w.iodepth);
     line("direct", &u8::from(w.direct));
     line("thread", &1);
+    // A fio server prefixes generated file names with the client's address by default; the
+    // files must not depend on which process drives the server (a relay, a restarted pool, the
+    // layout pod and the measuring pod in a cluster), or each would lay them out again.
+    line("unique_filename", &0);
     if let Some(runtime) = w.runtime {
         line("time_based", &1);
         line("runtime", &runtime);
