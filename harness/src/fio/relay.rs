@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::fio::client::ServerAddr;
+use crate::fio::addr::ServerAddr;
 
 /// Longest the relay holds a client's commands waiting for its RUN.
 pub(crate) const HOLD_LIMIT: Duration = Duration::from_secs(2);
