@@ -746,6 +746,40 @@ fn is_dry_run(s: &Seen) -> bool {
     urldecode(&s.query).contains("dryRun=All")
 }
 
+/// A server-side dry-run of a pod that admission rejects with 403 and `message`.
+fn dry_run_rejected(message: &str) -> Step {
+    step(
+        "POST",
+        "/api/v1/namespaces/*/pods",
+        Reply::Json(403, status(403, "Forbidden", message)),
+    )
+    .with_query("dryRun=All")
+}
+
+/// Runs repetition 1 of `cell` against the scripted API; returns the error it must fail with and
+/// every request seen. Panics if the cell succeeds.
+fn run_failing(cell: &Cell, steps: Vec<Step>, name: &str) -> (Error, Vec<Seen>) {
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec_of(cell), client, short_options());
+    fixture.preflight().expect("preflight");
+    let run_dir = temp_dir(name);
+    let err = fixture
+        .run(cell, 1, &cell_dir(&run_dir, cell))
+        .expect_err("the cell fails");
+    std::fs::remove_dir_all(run_dir).ok();
+    (err, api.finish(fixture))
+}
+
+/// No pod was created for real (dry-runs aside).
+fn assert_no_pod_created(seen: &[Seen]) {
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.method == "POST" && s.path.ends_with("/pods") && !is_dry_run(s)),
+        "a rejected dry-run stops the cell before any pod is made"
+    );
+}
+
 /// [`namespace_steps`], the admission dry-runs of the first server pod and the client's pod, and
 /// `clients` server pods.
 fn create_steps(clients: u32) -> Vec<Step> {
@@ -1392,34 +1426,14 @@ fn failed_client_job_reports_its_log_tail() {
 #[test]
 fn pod_security_rejection_is_reported_as_such() {
     let cell = cell("kata", 1, Pattern::Read);
-    let spec = spec_of(&cell);
-    let mut steps = preflight_steps(&spec);
+    let mut steps = preflight_steps(&spec_of(&cell));
     steps.extend(namespace_steps());
-    steps.push(
-        step(
-            "POST",
-            "/api/v1/namespaces/*/pods",
-            Reply::Json(
-                403,
-                status(
-                    403,
-                    "Forbidden",
-                    "pods \"fio-server-0\" is forbidden: violates PodSecurity \"restricted:latest\": \
-                     hostPath volumes (volume \"data\")",
-                ),
-            ),
-        )
-        .with_query("dryRun=All"),
-    );
+    steps.push(dry_run_rejected(
+        "pods \"fio-server-0\" is forbidden: violates PodSecurity \"restricted:latest\": \
+         hostPath volumes (volume \"data\")",
+    ));
     steps.extend(delete_steps());
-    let (client, api) = mock(steps);
-    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
-    fixture.preflight().expect("preflight");
-    let run_dir = temp_dir("podsecurity");
-    let err = fixture
-        .run(&cell, 1, &cell_dir(&run_dir, &cell))
-        .expect_err("admission rejects the pod");
-    let seen = api.finish(fixture);
+    let (err, seen) = run_failing(&cell, steps, "podsecurity");
     let text = err.to_string();
     assert!(
         text.contains("rejected by Pod Security admission") && !text.contains("rbac.yaml"),
@@ -1429,12 +1443,7 @@ fn pod_security_rejection_is_reported_as_such() {
         text.contains("admission dry-run of server pod fio-server-0"),
         "{text}"
     );
-    assert!(
-        !seen
-            .iter()
-            .any(|s| s.method == "POST" && s.path.ends_with("/pods") && !is_dry_run(s)),
-        "the dry-run's rejection stops the cell before any pod is made"
-    );
+    assert_no_pod_created(&seen);
     let namespace = &seen
         .iter()
         .find(|s| s.method == "POST" && s.path == "/api/v1/namespaces")
@@ -1445,7 +1454,6 @@ fn pod_security_rejection_is_reported_as_such() {
         "hostPath pods need the privileged level"
     );
     assert_namespace_deleted(&seen);
-    std::fs::remove_dir_all(run_dir).ok();
 }
 
 /// A ResourceQuota that leaves no room for the client's pod: the admission dry-run says so before
@@ -1454,36 +1462,15 @@ fn pod_security_rejection_is_reported_as_such() {
 #[test]
 fn quota_rejecting_the_client_pod_fails_before_any_server_starts() {
     let cell = cell("kata", 8, Pattern::Read);
-    let spec = spec_of(&cell);
-    let mut steps = preflight_steps(&spec);
+    let mut steps = preflight_steps(&spec_of(&cell));
     steps.extend(namespace_steps());
     steps.push(dry_run_pod_step());
-    steps.push(
-        step(
-            "POST",
-            "/api/v1/namespaces/*/pods",
-            Reply::Json(
-                403,
-                status(
-                    403,
-                    "Forbidden",
-                    "pods \"fio-client-admission-check\" is forbidden: exceeded quota: \
-                     compute, requested: requests.cpu=100m, used: requests.cpu=4, limited: \
-                     requests.cpu=4",
-                ),
-            ),
-        )
-        .with_query("dryRun=All"),
-    );
+    steps.push(dry_run_rejected(
+        "pods \"fio-client-admission-check\" is forbidden: exceeded quota: compute, requested: \
+         requests.cpu=100m, used: requests.cpu=4, limited: requests.cpu=4",
+    ));
     steps.extend(delete_steps());
-    let (client, api) = mock(steps);
-    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
-    fixture.preflight().expect("preflight");
-    let run_dir = temp_dir("quota");
-    let err = fixture
-        .run(&cell, 1, &cell_dir(&run_dir, &cell))
-        .expect_err("the quota rejects the client");
-    let seen = api.finish(fixture);
+    let (err, seen) = run_failing(&cell, steps, "quota");
     let text = err.to_string();
     assert!(
         text.contains("admission dry-run of the client pod")
@@ -1491,14 +1478,8 @@ fn quota_rejecting_the_client_pod_fails_before_any_server_starts() {
             && !text.contains("rbac.yaml"),
         "{text}"
     );
-    assert!(
-        !seen
-            .iter()
-            .any(|s| s.method == "POST" && s.path.ends_with("/pods") && !is_dry_run(s)),
-        "no server pod is made for a cell whose client cannot run"
-    );
+    assert_no_pod_created(&seen);
     assert_namespace_deleted(&seen);
-    std::fs::remove_dir_all(run_dir).ok();
 }
 
 /// The client pod (of the first Job, the layout) cannot pull the fio image: the cell fails once the grace is over (zero
