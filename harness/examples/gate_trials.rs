@@ -21,56 +21,21 @@
 //! inconclusive one, with Clopper–Pearson 95 % intervals. Nothing is asserted: these are this
 //! machine's figures (docs/gates.md quotes them).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use iogate::judge::family::{Test, rejections};
 use iogate::judge::{GateReport, Past, Verdict, evaluate};
 use iogate::run::{CellRecord, Status, Summary};
 use iogate::spec::MatrixFile;
-use iogate::stats::holm;
 use iogate::stats::prediction::{p_lower_by, prediction_gap};
+
+use common::{Rng, rate, runs_of};
 
 fn usage() -> ! {
     eprintln!("usage: gate_trials RESULTS [--matrix FILE] [--slow RUNTIME=FACTOR] [--resample N]");
     std::process::exit(2)
-}
-
-/// A small deterministic generator (xorshift): resampled trials are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
-/// Prints `k` of `n` as a percentage with its Clopper–Pearson 95 % interval.
-fn rate(what: &str, k: usize, n: usize) {
-    let (lo, hi) = iogate::stats::clopper_pearson(k, n).unwrap_or((f64::NAN, f64::NAN));
-    let pct = |x: f64| 100.0 * x;
-    println!(
-        "{what}: {k} of {n} = {:.1} % (95 % CI {:.1}–{:.1} %)",
-        pct(k as f64 / n as f64),
-        pct(lo),
-        pct(hi)
-    );
-}
-
-fn runs_of(results: &Path, matrix: &MatrixFile) -> Vec<(PathBuf, Summary)> {
-    let dir = results.join(matrix.matrix.name.as_str());
-    let mut runs: Vec<(PathBuf, Summary)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        // Finished runs only: the report is written when a run ends.
-        .filter(|p| p.is_dir() && !p.is_symlink() && p.join("report.md").exists())
-        .filter_map(|p| Summary::load(&p.join("summary.json")).ok().map(|s| (p, s)))
-        .filter(|(_, s)| s.matrix_hash == matrix.hash && !s.cells.is_empty())
-        .collect();
-    runs.sort_by(|a, b| b.0.cmp(&a.0));
-    runs
 }
 
 fn main() {
@@ -233,12 +198,15 @@ fn main() {
                 }
             }
         }
-        let p: Vec<f64> = reports
+        let tests: Vec<Test> = reports
             .iter()
-            .flat_map(|r| r.p_values().into_iter().flatten())
-            .chain(baseline_p.iter().map(|(_, p)| *p))
+            .flat_map(|r| r.tests().into_iter().flatten())
+            .chain(baseline_p.iter().map(|(_, p)| Test {
+                p: *p,
+                blocks: None,
+            }))
             .collect();
-        let mut rejected = holm(&p, m.judge.false_alarms.get()).into_iter();
+        let mut rejected = rejections(&tests, &m.judge, m.workload.repetitions).into_iter();
         for r in &mut reports {
             let mine: Vec<bool> = r
                 .p_values()

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::harness::decision::{self, Decision};
 use crate::judge::baseline::Store;
+use crate::judge::family::{Test, rejections};
 use crate::judge::{GateReport, GatesFile, Past, Verdict, evaluate};
 use crate::report::events::{Event, Sink};
 use crate::report::{self, Run, View};
@@ -405,16 +406,25 @@ impl Runner {
                     .collect(),
                 None => Vec::new(),
             };
-            let p: Vec<f64> = reports
+            let tests: Vec<Test> = reports
                 .iter()
                 .filter_map(|(_, r)| r.as_ref().ok())
-                .flat_map(|r| r.p_values().into_iter().flatten())
-                .chain(checks.iter().flat_map(|(_, c)| match c {
-                    Checked::Rows(check) => check.rows.iter().map(|r| r.p_worse).collect(),
-                    Checked::Decided(_) => Vec::new(),
+                .flat_map(|r| r.tests().into_iter().flatten())
+                .chain(checks.iter().flat_map(|(_, c)| {
+                    match c {
+                        Checked::Rows(check) => check
+                            .rows
+                            .iter()
+                            .map(|r| Test {
+                                p: r.p_worse,
+                                blocks: None,
+                            })
+                            .collect(),
+                        Checked::Decided(_) => Vec::new(),
+                    }
                 }))
                 .collect();
-            let mut rejected = holm(&p, spec.false_alarms.get()).into_iter();
+            let mut rejected = rejections(&tests, &spec, m.workload.repetitions).into_iter();
             for (_, report) in &mut reports {
                 if let Ok(report) = report {
                     let mine: Vec<bool> = report

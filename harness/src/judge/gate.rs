@@ -6,7 +6,8 @@
 //! earlier runs show ([`run_estimate`]: within-run and between-run scatter). A row *passes* when
 //! the data show it is not worse than its bound by more than the threshold ("worse" rejected
 //! one-sided at the gate's confidence), *fails* only when the run-wide Holm correction over
-//! every gate row and baseline rejects "not worse" ([`GateReport::settle`]), and is
+//! every gate row and baseline, at each row's group-sequential boundary for its blocks, rejects
+//! "not worse" ([`crate::judge::family::rejections`], then [`GateReport::settle`]), and is
 //! *inconclusive* otherwise (or when nothing estimates the noise): it earns more blocks.
 
 use serde::{Deserialize, Serialize};
@@ -304,6 +305,23 @@ impl GateReport {
             .iter()
             .map(|r| match &r.result {
                 RowResult::Measured { p_worse, .. } => Some(*p_worse),
+                RowResult::Missing { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Each row's test in the run's family (`None` for a row without numbers), in row order: its
+    /// p-value and the blocks behind it.
+    pub fn tests(&self) -> Vec<Option<crate::judge::family::Test>> {
+        self.rows
+            .iter()
+            .map(|r| match &r.result {
+                RowResult::Measured {
+                    p_worse, interval, ..
+                } => Some(crate::judge::family::Test {
+                    p: *p_worse,
+                    blocks: Some(interval.k),
+                }),
                 RowResult::Missing { .. } => None,
             })
             .collect()

@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod compare;
+pub mod family;
 pub mod gate;
 pub mod verdict;
 

@@ -53,15 +53,31 @@ impl Estimate {
 /// family-wise error rate `alpha`. Monotone: raising any p-value never adds a rejection, so a
 /// hypothesis not tested yet may be given p = 1 without losing the guarantee.
 pub fn holm(p: &[f64], alpha: f64) -> Vec<bool> {
-    let mut order: Vec<usize> = (0..p.len()).collect();
-    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
-    let m = p.len();
-    let mut rejected = vec![false; m];
-    for (rank, &i) in order.iter().enumerate() {
-        if p[i] <= alpha / (m - rank) as f64 {
-            rejected[i] = true;
-        } else {
+    holm_by(p, alpha, |_, level| level)
+}
+
+/// Holm's procedure with a threshold per hypothesis: while `r` hypotheses stand, hypothesis `i`
+/// is rejected when `p[i] ≤ threshold(i, alpha / r)`. For a test looked at again after each
+/// block, the threshold is its group-sequential boundary at that level
+/// ([`crate::stats::sequential::threshold`]): the group-sequential Holm procedure (Ye, Li, Liu &
+/// Yao, Statistics in Medicine 2013), whose family-wise rate stays `alpha` over every look.
+/// `threshold` must not decrease with the level.
+pub fn holm_by(p: &[f64], alpha: f64, threshold: impl Fn(usize, f64) -> f64) -> Vec<bool> {
+    let mut rejected = vec![false; p.len()];
+    loop {
+        let standing = rejected.iter().filter(|r| !**r).count();
+        if standing == 0 {
             break;
+        }
+        let level = alpha / standing as f64;
+        let now: Vec<usize> = (0..p.len())
+            .filter(|&i| !rejected[i] && p[i] <= threshold(i, level))
+            .collect();
+        if now.is_empty() {
+            break;
+        }
+        for i in now {
+            rejected[i] = true;
         }
     }
     rejected
@@ -157,6 +173,20 @@ mod tests {
         assert_eq!(holm(&[0.003, 0.004], 0.01), vec![true, true]);
         assert_eq!(holm(&[0.006, 0.006], 0.01), vec![false, false]);
         assert_eq!(holm(&[], 0.01), Vec::<bool>::new());
+    }
+
+    #[test]
+    fn holm_by_applies_each_hypothesis_its_own_threshold() {
+        // The first is looked at early (a tenth of the level), the second at the level: 0.004
+        // misses 0.01/2/10, then nothing rejected lets it go no further.
+        let early = |i: usize, level: f64| if i == 0 { level / 10.0 } else { level };
+        assert_eq!(holm_by(&[0.004, 0.2], 0.01, early), vec![false, false]);
+        // Once the second falls at 0.005, the first stands alone at 0.01/10.
+        assert_eq!(holm_by(&[0.0009, 0.005], 0.01, early), vec![true, true]);
+        assert_eq!(
+            holm_by(&[0.004, 0.001], 0.01, |_, l| l),
+            holm(&[0.004, 0.001], 0.01)
+        );
     }
 
     #[test]

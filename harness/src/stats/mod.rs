@@ -4,8 +4,9 @@
 pub mod changepoint;
 pub mod family;
 pub mod prediction;
+pub mod sequential;
 
-pub use family::{Estimate, holm, run_estimate};
+pub use family::{Estimate, holm, holm_by, run_estimate};
 
 use serde::{Deserialize, Serialize};
 
