@@ -4,10 +4,11 @@
 //! per run and per gate, with Clopper–Pearson 95 % intervals of the failure rate: the detection
 //! rate of a gate over a slowed runtime, the false-alarm rate of one over an unchanged copy.
 //!
-//! `cargo run --release -p iogate-harness --example real_trials -- RESULTS MATRIX [--since RUN_ID]`
+//! `cargo run --release -p iogate-harness --example real_trials -- RESULTS... MATRIX [--since RUN_ID]`
 //!
-//! RESULTS is the results base the runs used (`$IOGATE_RESULTS`); MATRIX the matrix file (its
-//! name finds the runs, its gates the columns). `--since` skips runs whose id sorts before
+//! RESULTS is the results base the runs used (`$IOGATE_RESULTS`), or several (trials run each in
+//! a fresh base, without history); MATRIX the matrix file (its name finds the runs, its gates the
+//! columns). `--since` skips runs whose id sorts before
 //! RUN_ID. Interrupted runs, and gates a run did not decide, are left out and counted. Nothing is
 //! asserted: these are this machine's figures (docs/gates.md quotes them).
 
@@ -19,7 +20,7 @@ use iogate::run::{Status, Summary};
 use iogate::spec::MatrixFile;
 
 fn usage() -> ! {
-    eprintln!("usage: real_trials RESULTS MATRIX [--since RUN_ID]");
+    eprintln!("usage: real_trials RESULTS... MATRIX [--since RUN_ID]");
     std::process::exit(2)
 }
 
@@ -70,22 +71,33 @@ fn letter(v: Verdict) -> &'static str {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(results), Some(matrix)) = (args.first(), args.get(1)) else {
-        usage()
-    };
-    let since = match args.get(2).map(String::as_str) {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let since = match args.iter().position(|a| a == "--since") {
         None => None,
-        Some("--since") => Some(args.get(3).cloned().unwrap_or_else(|| usage())),
-        Some(_) => usage(),
+        Some(i) => {
+            let id = args.get(i + 1).cloned().unwrap_or_else(|| usage());
+            args.drain(i..i + 2);
+            Some(id)
+        }
     };
-    let file = MatrixFile::load(Path::new(matrix)).unwrap_or_else(|e| {
+    let Some(matrix) = args.pop() else { usage() };
+    if args.is_empty() {
+        usage()
+    }
+    let file = MatrixFile::load(Path::new(&matrix)).unwrap_or_else(|e| {
         eprintln!("{e}");
         std::process::exit(1)
     });
     let name = file.matrix.name.as_str();
     let labels: Vec<String> = file.matrix.gates.iter().map(|g| g.label()).collect();
-    let (runs, left_out) = runs(Path::new(results), name, since.as_deref());
+    let (mut runs_found, mut left_out) = (Vec::new(), 0);
+    for results in &args {
+        let (found, left) = runs(Path::new(results), name, since.as_deref());
+        runs_found.extend(found);
+        left_out += left;
+    }
+    runs_found.sort_by(|a, b| a.id.cmp(&b.id));
+    let runs = runs_found;
 
     // Per run: each gate's verdict, its ratio estimate and the blocks behind it.
     print!("{:<28}", "run");
