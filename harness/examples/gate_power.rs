@@ -27,11 +27,11 @@ mod common;
 use std::path::PathBuf;
 
 use iogate::judge::family::{Test, rejections};
-use iogate::judge::{Past, Row, RowResult, Verdict, evaluate};
+use iogate::judge::{Row, RowResult, Verdict, evaluate};
 use iogate::run::{CellRecord, Repetition, Summary};
 use iogate::spec::{MatrixFile, Metric};
 
-use common::{Rng, rate, runs_of};
+use common::{Rng, past_of, rate, runs_of};
 
 fn usage() -> ! {
     eprintln!(
@@ -220,18 +220,7 @@ fn main() {
                 .map(|(_, s)| s)
                 .take(10)
                 .collect();
-            let past = Past {
-                runs: history
-                    .iter()
-                    .map(|(_, _, s)| {
-                        s.cells
-                            .iter()
-                            .filter(|c| !c.repetitions.is_empty())
-                            .map(|c| (c.name.clone(), c.repetitions.clone()))
-                            .collect()
-                    })
-                    .collect(),
-            };
+            let past = past_of(history.iter().map(|(_, _, s)| s));
             let usual = mean(&history.iter().map(|(b, _, _)| mean(b)).collect::<Vec<_>>());
             let center = usual + sigma_b * rng.normal() + factor.ln();
             let held = &series[held_out].2;

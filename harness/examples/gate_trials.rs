@@ -26,12 +26,12 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use iogate::judge::family::{Test, rejections};
-use iogate::judge::{GateReport, Past, Verdict, evaluate};
+use iogate::judge::{GateReport, Verdict, evaluate};
 use iogate::run::{CellRecord, Status, Summary};
 use iogate::spec::MatrixFile;
 use iogate::stats::prediction::{p_lower_by, prediction_gap};
 
-use common::{Rng, rate, runs_of};
+use common::{Rng, past_of, rate, runs_of};
 
 fn usage() -> ! {
     eprintln!("usage: gate_trials RESULTS [--matrix FILE] [--slow RUNTIME=FACTOR] [--resample N]");
@@ -136,21 +136,13 @@ fn main() {
                 Some(c)
             })
             .collect();
-        let past = Past {
-            runs: runs
-                .iter()
+        let past = past_of(
+            runs.iter()
                 .enumerate()
                 .filter(|(j, _)| !used.contains(j))
                 .take(10)
-                .map(|(_, (_, s))| {
-                    s.cells
-                        .iter()
-                        .filter(|c| !c.repetitions.is_empty())
-                        .map(|c| (c.name.clone(), c.repetitions.clone()))
-                        .collect()
-                })
-                .collect(),
-        };
+                .map(|(_, (_, s))| s),
+        );
         let mut reports: Vec<GateReport> = m
             .gates
             .iter()

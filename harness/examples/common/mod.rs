@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use iogate::judge::Past;
 use iogate::run::Summary;
 use iogate::spec::MatrixFile;
 
@@ -54,4 +55,20 @@ pub fn runs_of(results: &Path, matrix: &MatrixFile) -> Vec<(PathBuf, Summary)> {
         .collect();
     runs.sort_by(|a, b| b.0.cmp(&a.0));
     runs
+}
+
+/// The history the runner would read from these runs: each run's blocks of each cell.
+pub fn past_of<'a>(runs: impl IntoIterator<Item = &'a Summary>) -> Past {
+    Past {
+        runs: runs
+            .into_iter()
+            .map(|s| {
+                s.cells
+                    .iter()
+                    .filter(|c| !c.repetitions.is_empty())
+                    .map(|c| (c.name.clone(), c.repetitions.clone()))
+                    .collect()
+            })
+            .collect(),
+    }
 }
