@@ -4,14 +4,14 @@
 //! [`evaluate`], block after block, as the runner makes it.
 //!
 //! `cargo run --release -p iogate-harness --example gate_power -- RESULTS --matrix FILE
-//! --gate NAME [--trials N] [--factors 1,0.9,0.8,0.75,0.7,0.5] [--max-blocks N]`
+//! --gate NAME [--trials N] [--factors 1,0.9,0.8,0.75,0.7,0.5] [--max-blocks N] [--history N]`
 //!
 //! RESULTS holds finished runs of the matrix (same hash). The gate (relative or absolute, on `bw`
 //! or `iops`, its first row) gives each run's blocks: the log ratio of runtime to reference per
-//! block, or the log value. A trial holds one run out; the others (up to 10, newest first) are
-//! its history, exactly what the runner would read. "This run" is made of blocks drawn with
+//! block, or the log value. A trial holds one run out; the others (up to 10, newest first, or
+//! `--history N`: 0 is a fresh clone's first run) are its history, what the runner would read. "This run" is made of blocks drawn with
 //! replacement from the within-run residuals of every run (each run's blocks less its mean,
-//! scaled by √(n/(n−1))), around the history's mean, shifted by a run effect drawn with the
+//! scaled by √(n/(n−1)), plus normal jitter of a tenth of their σ), around the history's mean, shifted by a run effect drawn with the
 //! between-run σ the runs show and by ln(FACTOR): the slowdown. It starts with the workload's
 //! `repetitions` blocks and takes one more while the row is unclear, up to `judge.max_blocks` (or `--max-blocks`: what more blocks would buy). The
 //! row fails when the run's family rejects it ([`rejections`]: Holm at `false_alarms` over m
@@ -35,7 +35,7 @@ use common::{Rng, past_of, rate, runs_of};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: gate_power RESULTS --matrix FILE --gate NAME [--trials N] [--factors 1,0.8,...] [--max-blocks N]"
+        "usage: gate_power RESULTS --matrix FILE --gate NAME [--trials N] [--factors 1,0.8,...] [--max-blocks N] [--history N]"
     );
     std::process::exit(2)
 }
@@ -73,6 +73,7 @@ fn main() {
     let (mut matrix_path, mut gate_name) = (None, None);
     let mut trials = 200usize;
     let mut max_blocks: Option<usize> = None;
+    let mut history_runs = 10usize;
     let mut factors: Vec<f64> = vec![1.0, 0.9, 0.8, 0.75, 0.7, 0.5];
     while let Some(arg) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
@@ -80,6 +81,7 @@ fn main() {
             "--matrix" => matrix_path = Some(PathBuf::from(value)),
             "--gate" => gate_name = Some(value),
             "--max-blocks" => max_blocks = Some(value.parse().unwrap_or_else(|_| usage())),
+            "--history" => history_runs = value.parse().unwrap_or_else(|_| usage()),
             "--trials" => trials = value.parse().unwrap_or_else(|_| usage()),
             "--factors" => {
                 factors = value
@@ -218,10 +220,18 @@ fn main() {
                 .enumerate()
                 .filter(|(j, _)| *j != held_out)
                 .map(|(_, s)| s)
-                .take(10)
+                .take(history_runs)
                 .collect();
             let past = past_of(history.iter().map(|(_, _, s)| s));
-            let usual = mean(&history.iter().map(|(b, _, _)| mean(b)).collect::<Vec<_>>());
+            // What the unchanged code usually measures: the mean of every other run (the history
+            // may hold fewer, or none).
+            let others: Vec<f64> = series
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != held_out)
+                .map(|(_, (b, _, _))| mean(b))
+                .collect();
+            let usual = mean(&others);
             let center = usual + sigma_b * rng.normal() + factor.ln();
             let held = &series[held_out].2;
             let (Some(mut subject), Some(rep)) =
@@ -230,7 +240,11 @@ fn main() {
                 continue;
             };
             let mut reference = row.reference.as_deref().and_then(|r| cell(held, r));
-            let mut draw = || center + residuals[rng.below(residuals.len())];
+            // A smoothed bootstrap: a residual plus a little normal jitter (a tenth of σ), so
+            // that no two blocks agree exactly, which real blocks never do.
+            let jitter = within.sqrt() / 10.0;
+            let mut draw =
+                || center + residuals[rng.below(residuals.len())] + jitter * rng.normal();
             let mut drawn: Vec<f64> = (0..first).map(|_| draw()).collect();
             let verdict = loop {
                 // The subject measures exp(block); the reference, if any, 1 in every block.

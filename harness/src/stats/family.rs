@@ -70,8 +70,14 @@ pub fn holm_by(p: &[f64], alpha: f64, threshold: impl Fn(usize, f64) -> f64) -> 
             break;
         }
         let level = alpha / standing as f64;
+        // A look that spends nothing rejects nothing, not even p = 0 (blocks that agree exactly).
         let now: Vec<usize> = (0..p.len())
-            .filter(|&i| !rejected[i] && p[i] <= threshold(i, level))
+            .filter(|&i| {
+                !rejected[i] && {
+                    let t = threshold(i, level);
+                    t > 0.0 && p[i] <= t
+                }
+            })
             .collect();
         if now.is_empty() {
             break;
