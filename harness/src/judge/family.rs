@@ -3,7 +3,8 @@
 //! has (it is looked at again after every block), each baseline row at its Holm level (one look).
 
 use crate::spec::JudgeSpec;
-use crate::stats::{holm_by, sequential};
+use crate::stats::holm_by;
+use crate::stats::sequential::{self, Spending};
 
 /// One test of a run's family.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,7 +24,7 @@ pub fn rejections(tests: &[Test], judge: &JudgeSpec, first_blocks: u32) -> Vec<b
     let p: Vec<f64> = tests.iter().map(|t| t.p).collect();
     holm_by(&p, judge.false_alarms.get(), |i, level| {
         match tests[i].blocks {
-            Some(k) => sequential::threshold(level, first, last, k),
+            Some(k) => sequential::threshold(Spending::ObrienFleming, level, first, last, k),
             None => level,
         }
     })
