@@ -60,6 +60,9 @@ fn spec_of(cell: &Cell) -> KubernetesRuntime {
 
 const NODES: [&str; 2] = ["worker-1", "worker-2"];
 
+/// A cell repetition's namespace lifetime for the manifest tests (an hour).
+const LIFETIME: Duration = Duration::from_secs(3600);
+
 fn nodes() -> Vec<String> {
     NODES.iter().map(|n| (*n).to_owned()).collect()
 }
@@ -88,8 +91,8 @@ fn normalized(pod: &Value) -> Value {
 fn kata_c64_server_pods_spread_32_and_32() {
     let cell = cell("kata", 64, Pattern::Randread);
     assert_eq!(cell.placement, vec![32, 32]);
-    let m =
-        kubernetes::manifests(&spec_of(&cell), &cell, 1, "0123abcd", &nodes()).expect("manifests");
+    let m = kubernetes::manifests(&spec_of(&cell), &cell, 1, "0123abcd", &nodes(), LIFETIME)
+        .expect("manifests");
     assert_eq!(m.servers.len(), 64);
     let pods: Vec<Value> = m.servers.iter().map(to_json).collect();
     insta::assert_json_snapshot!("kata_c64_server_pod_0", pods[0]);
@@ -145,8 +148,8 @@ fn kata_c64_server_pods_spread_32_and_32() {
 #[test]
 fn kata_c64_namespace_policy_and_job_files() {
     let cell = cell("kata", 64, Pattern::Randread);
-    let m =
-        kubernetes::manifests(&spec_of(&cell), &cell, 2, "0123abcd", &nodes()).expect("manifests");
+    let m = kubernetes::manifests(&spec_of(&cell), &cell, 2, "0123abcd", &nodes(), LIFETIME)
+        .expect("manifests");
     insta::assert_json_snapshot!(
         "kata_c64_namespace_and_policy",
         json!({ "namespace": to_json(&m.namespace), "networkPolicy": to_json(&m.network_policy) })
@@ -216,8 +219,8 @@ fn kata_c64_client_job_drives_every_server() {
 #[test]
 fn bare_metal_reference_uses_host_network_and_distinct_ports() {
     let cell = cell("bare", 8, Pattern::Write);
-    let m =
-        kubernetes::manifests(&spec_of(&cell), &cell, 1, "0123abcd", &nodes()).expect("manifests");
+    let m = kubernetes::manifests(&spec_of(&cell), &cell, 1, "0123abcd", &nodes(), LIFETIME)
+        .expect("manifests");
     assert!(
         m.network_policy.is_none(),
         "NetworkPolicies do not apply to hostNetwork pods"
@@ -968,6 +971,16 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     let seen = api.finish(fixture);
 
     insta::assert_json_snapshot!("kata_runtime_info", info);
+    // The namespace records how long it may live: readiness 1 s + layout 5 s + measuring 5 s +
+    // stuck grace 0 + cleanup 5 s + a minute's slack (short_options).
+    let namespace = seen
+        .iter()
+        .find(|s| s.method == "POST" && s.path == "/api/v1/namespaces")
+        .expect("a namespace was created");
+    assert_eq!(
+        namespace.body["metadata"]["annotations"]["iogate/lifetime-seconds"],
+        "76"
+    );
     assert_eq!(out.json, dir.rel_path("r1.json"));
     assert_eq!(
         std::fs::read_to_string(dir.path("r1.json")).unwrap(),
@@ -1820,19 +1833,32 @@ fn named_node_without_kata_is_missing() {
     );
 }
 
+/// The sweep at the start of a run deletes what crashed runs left: namespaces past their recorded
+/// lifetime, and those without one. It leaves those of a run that may still be live, and those
+/// already going.
 #[test]
-fn sweep_deletes_labelled_namespaces_not_already_going() {
+fn sweep_deletes_expired_namespaces_and_leaves_a_live_runs() {
     let cell = cell("kata", 1, Pattern::Read);
-    let ns = |name: &str, terminating: bool| {
+    let now = jiff::Timestamp::now();
+    let ns = |name: &str, created: jiff::Timestamp, lifetime: Option<u64>, terminating: bool| {
         let mut v = json!({
             "apiVersion": "v1", "kind": "Namespace",
-            "metadata": { "name": name, "labels": { "app.kubernetes.io/managed-by": "iogate" } },
+            "metadata": {
+                "name": name,
+                "labels": { "app.kubernetes.io/managed-by": "iogate" },
+                "creationTimestamp": created.to_string(),
+            },
         });
+        if let Some(lifetime) = lifetime {
+            v["metadata"]["annotations"] =
+                json!({ "iogate/lifetime-seconds": lifetime.to_string() });
+        }
         if terminating {
             v["metadata"]["deletionTimestamp"] = json!("2025-06-01T00:00:00Z");
         }
         v
     };
+    let hour_ago = now - jiff::SignedDuration::from_hours(1);
     let steps = vec![
         step(
             "GET",
@@ -1843,8 +1869,13 @@ fn sweep_deletes_labelled_namespaces_not_already_going() {
                     "NamespaceList",
                     "v1",
                     vec![
-                        ns("iogate-kata-c8-read-aaaa1111", false),
-                        ns("iogate-kata-c8-read-bbbb2222", true),
+                        // Made an hour ago to live 10 minutes: a crashed run's.
+                        ns("iogate-kata-c8-read-aaaa1111", hour_ago, Some(600), false),
+                        ns("iogate-kata-c8-read-bbbb2222", hour_ago, Some(600), true),
+                        // Made an hour ago to live two: another run's, maybe still measuring.
+                        ns("iogate-kata-c8-read-cccc3333", hour_ago, Some(7200), false),
+                        // No lifetime: an older iogate's, or made by hand.
+                        ns("iogate-kata-c8-read-dddd4444", now, None, false),
                     ],
                 ),
             ),
@@ -1853,13 +1884,25 @@ fn sweep_deletes_labelled_namespaces_not_already_going() {
         step(
             "DELETE",
             "/api/v1/namespaces/iogate-kata-c8-read-aaaa1111",
-            Reply::Json(200, ns("iogate-kata-c8-read-aaaa1111", true)),
+            Reply::Json(
+                200,
+                ns("iogate-kata-c8-read-aaaa1111", hour_ago, Some(600), true),
+            ),
+        ),
+        step(
+            "DELETE",
+            "/api/v1/namespaces/iogate-kata-c8-read-dddd4444",
+            Reply::Json(200, ns("iogate-kata-c8-read-dddd4444", now, None, true)),
         ),
     ];
     let (client, api) = mock(steps);
     let mut fixture = KubernetesFixture::with_client(spec_of(&cell), client, short_options());
     fixture.sweep().expect("sweep");
-    api.finish(fixture);
+    let seen = api.finish(fixture);
+    assert!(
+        !seen.iter().any(|s| s.path.ends_with("cccc3333")),
+        "a live run's namespace was touched: {seen:?}"
+    );
 }
 
 /// Runs in a child process (env is process-global): no KUBECONFIG file, an empty HOME, not in a pod.
