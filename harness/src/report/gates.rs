@@ -192,8 +192,10 @@ pub fn noise_advice(report: &GateReport) -> Option<String> {
         ));
     }
     Some(format!(
-        "unclear when the budget was spent: k = {}, spread ±{}, {} % interval ×/÷ {}; raise \
-         judge.budget or judge.max_blocks, lengthen the runtime, or let the history grow",
+        "unclear when the budget was spent: k = {}, spread ±{}, {} % interval ×/÷ {} (a row \
+         fails only when p(worse) is below its boundary for k of judge.max_blocks blocks, which \
+         is strict at early blocks); raise judge.budget or judge.max_blocks, lengthen the \
+         runtime, or let the history grow",
         worst.k,
         pct_spread(worst.spread),
         confidence_pct(report.gate.confidence),
