@@ -1833,6 +1833,25 @@ fn named_node_without_kata_is_missing() {
     );
 }
 
+/// A client log the kubelet rotated (only the newest part of fio's JSON is left) fails the cell
+/// with the kubelet setting to raise, and keeps the log.
+#[test]
+fn a_rotated_client_log_fails_with_the_kubelet_limit_to_raise() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let tail = "      \"clat_ns\" : { \"min\" : 1 }\n    }\n  ]\n}\n";
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(1));
+    steps.push(pod_list_step(0, ready_status));
+    steps.extend(client_completes_with(tail));
+    let (err, _) = run_failing(&cell, steps, "rotated");
+    let text = err.to_string();
+    assert!(
+        text.contains("containerLogMaxSize") && text.contains("r1.json"),
+        "{text}"
+    );
+}
+
 /// The sweep at the start of a run deletes what crashed runs left: namespaces past their recorded
 /// lifetime, and those without one. It leaves those of a run that may still be live, and those
 /// already going.
