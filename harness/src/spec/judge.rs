@@ -93,7 +93,9 @@ pub struct JudgeSpec {
     /// (default 1 %).
     pub false_alarms: Percent,
     /// Most blocks (repetitions) any cell gets while a decision is unclear (default 6); the
-    /// workload's `repetitions` are the blocks measured before the first decision.
+    /// workload's `repetitions` are the blocks measured before the first decision. Each gate
+    /// row's looks are planned up to it (group-sequential boundaries), so the `budget` should
+    /// let the rows reach it.
     pub max_blocks: u32,
     /// Measuring time per run that added blocks may fill (default 6m); an unclear decision when
     /// it is spent is reported as inconclusive.
