@@ -315,13 +315,7 @@ pub fn evaluate(
 impl GateReport {
     /// Each measured row's p-value of "not worse", in row order (`None` for rows without data).
     pub fn p_values(&self) -> Vec<Option<f64>> {
-        self.rows
-            .iter()
-            .map(|r| match &r.result {
-                RowResult::Measured { p_worse, .. } => Some(*p_worse),
-                RowResult::Missing { .. } => None,
-            })
-            .collect()
+        self.tests().into_iter().map(|t| t.map(|t| t.p)).collect()
     }
 
     /// Each row's test in the run's family (`None` for a row without numbers), in row order: its
