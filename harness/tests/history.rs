@@ -175,6 +175,72 @@ fn concurrent_writers_lose_and_duplicate_nothing(location: &Location) {
     assert_eq!(recorded, expected);
 }
 
+/// A cell's noise history is the earlier runs that measured it the way it is measured now: runs
+/// recorded with another cell hash (its workload changed) or with none (before the hash existed)
+/// are not its history, nor is the run asking; the newest `last` that qualify come first.
+fn noise_history_follows_the_cell_hash(location: &Location) {
+    let base = tempfile::tempdir().unwrap();
+    let store = History::open(location).unwrap();
+    let mut ids = Vec::new();
+    let mut testbed = String::new();
+    for (n, hash) in [(0, ""), (1, "before"), (2, "now"), (3, "now")] {
+        let dir = write_run(base.path(), n, false);
+        let env: iogate::run::Environment =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("environment.json")).unwrap())
+                .unwrap();
+        let mut summary = Summary::load(&dir.join("summary.json")).unwrap();
+        for cell in &mut summary.cells {
+            cell.provenance.cell_hash = hash.into();
+        }
+        let run = history::recorder::run_entry(&env, &dir, history::Testbed::of(&env));
+        store.record(&run, &summary.cells).unwrap();
+        testbed = run.testbed.clone();
+        ids.push(run.run_id);
+    }
+    let asked = |hash: &str| -> std::collections::BTreeMap<String, String> {
+        CELLS[..2]
+            .iter()
+            .map(|c| (c.to_string(), hash.to_string()))
+            .collect()
+    };
+    let cells_of = |runs: &[std::collections::BTreeMap<String, Vec<iogate::run::Repetition>>]| {
+        runs.iter()
+            .map(|r| r.iter().map(|(c, reps)| (c.clone(), reps.len())).collect())
+            .collect::<Vec<Vec<(String, usize)>>>()
+    };
+    let both = vec![(CELLS[0].to_string(), 2), (CELLS[1].to_string(), 2)];
+    let now = store
+        .recent_repetitions(&testbed, "study", &asked("now"), &ids[3], 10)
+        .unwrap();
+    assert_eq!(
+        cells_of(&now),
+        vec![both.clone()],
+        "run 2 only: run 3 is asking"
+    );
+    let newest = store
+        .recent_repetitions(&testbed, "study", &asked("now"), "another run", 1)
+        .unwrap();
+    assert_eq!(cells_of(&newest), vec![both.clone()]);
+    assert_eq!(newest[0][CELLS[0]][0], {
+        let s = Summary::load(&base.path().join("study").join(&ids[3]).join("summary.json"));
+        s.unwrap().cells[0].repetitions[0].clone()
+    });
+    let before = store
+        .recent_repetitions(&testbed, "study", &asked("before"), &ids[3], 10)
+        .unwrap();
+    assert_eq!(cells_of(&before), vec![both]);
+    let elsewhere = store
+        .recent_repetitions("another testbed", "study", &asked("now"), &ids[3], 10)
+        .unwrap();
+    assert!(elsewhere.is_empty());
+}
+
+#[test]
+fn sqlite_noise_history_follows_the_cell_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    noise_history_follows_the_cell_hash(&Location::Sqlite(dir.path().join("history.sqlite")));
+}
+
 #[test]
 fn sqlite_forty_runs_with_a_step() {
     let dir = tempfile::tempdir().unwrap();
@@ -190,12 +256,13 @@ fn sqlite_concurrent_writers() {
 }
 
 #[test]
-fn postgres_forty_runs_with_a_step_and_concurrent_writers() {
+fn postgres_forty_runs_concurrent_writers_and_cell_hashes() {
     let server = postgres::Postgres::start();
     let location = Location::parse(&server.url);
     assert!(matches!(location, Location::Postgres(_)));
     forty_runs_with_a_step(&location);
     concurrent_writers_lose_and_duplicate_nothing(&location);
+    noise_history_follows_the_cell_hash(&location);
 }
 
 #[test]

@@ -696,8 +696,12 @@ impl Runner {
 /// Earlier runs of `matrix` on this testbed, from the history of the run in `dir` (none when the
 /// history cannot be read: the data alone decide then).
 fn past_runs(dir: &Path, matrix: &MatrixFile) -> Past {
+    past_runs_in(&crate::history::default_location(dir), dir, matrix)
+}
+
+/// [`past_runs`] from the history at `location`.
+fn past_runs_in(location: &crate::history::Location, dir: &Path, matrix: &MatrixFile) -> Past {
     const LAST: usize = 10;
-    let location = crate::history::default_location(dir);
     let env: Option<crate::run::Environment> =
         std::fs::read_to_string(dir.join("environment.json"))
             .ok()
@@ -706,8 +710,13 @@ fn past_runs(dir: &Path, matrix: &MatrixFile) -> Past {
         return Past::default();
     };
     let testbed = crate::history::testbed_name(&env);
-    let runs = crate::history::History::open(&location)
-        .and_then(|h| h.recent_repetitions(&testbed, &env.matrix, &matrix.hash, &env.run_id, LAST));
+    let cells: BTreeMap<String, String> = matrix
+        .cells()
+        .iter()
+        .map(|c| (c.name.clone(), c.measure_hash()))
+        .collect();
+    let runs = crate::history::History::open(location)
+        .and_then(|h| h.recent_repetitions(&testbed, &env.matrix, &cells, &env.run_id, LAST));
     match runs {
         Ok(runs) => Past { runs },
         Err(e) => {
@@ -758,5 +767,88 @@ fn write_report(dir: &Path) {
     }
     if let Err(e) = report::append_step_summary(&report::markdown::render(&run, false)) {
         eprintln!("report: step summary: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MATRIX: &str = "
+name: m
+target: /var/tmp/iogate/m
+clients: [1]
+runtimes:
+  - { name: host, host: {} }
+  - { name: copy, host: {} }
+workload: { patterns: [read], bs: 64k, threads: 4, size: 32MiB, runtime: 2s }
+gates:
+  - { metric: bw, runtime: copy, reference: host, at_least: 95% }
+";
+
+    fn environment(run_id: &str) -> crate::run::Environment {
+        serde_json::from_value(serde_json::json!({
+            "iogate": "0.1.0", "kernel": "6.1.0", "fio": "fio-3.33", "hostname": "lab1",
+            "cpus": 2, "matrix": "m", "matrix_path": "m.yaml", "matrix_hash": "h",
+            "run_id": run_id, "started_at": "2026-01-01T00:00:00Z", "runtimes": {}
+        }))
+        .expect("an environment")
+    }
+
+    fn record(name: &str, cell_hash: &str) -> crate::run::CellRecord {
+        let rep = serde_json::json!({ "bw_bytes": 1e9, "iops": 15258.8,
+            "lat_ns": { "p50": 1, "p90": 2, "p99": 3, "p99.9": 4 }, "raw": "r1.json" });
+        serde_json::from_value(serde_json::json!({
+            "name": name, "runtime": "host", "kind": "host", "clients": 1, "nodes": 1,
+            "placement": [1], "pattern": "read", "status": "passed", "reason": null,
+            "bw_bytes": 1e9, "iops": 15258.8, "lat_ns": null, "ios": 10,
+            "repetitions": [rep.clone(), rep], "raw": [], "logs": [], "histogram": null,
+            "provenance": { "kernel": "", "fio": "", "runtime": { "kind": "host" },
+                            "matrix_hash": "h", "cell_hash": cell_hash, "iogate": "0.1.0" },
+            "started_at": "2026-01-01T00:00:00Z", "duration_s": 1.0
+        }))
+        .expect("a cell record")
+    }
+
+    #[test]
+    fn gate_noise_comes_from_runs_that_measured_the_cells_the_same_way() {
+        let base = tempfile::tempdir().unwrap();
+        let matrix = MatrixFile::parse(Path::new("m.yaml"), MATRIX).unwrap();
+        let [host, copy] = [0, 1].map(|i| matrix.cells()[i].clone());
+        let location = crate::history::Location::Sqlite(base.path().join("history.sqlite"));
+        let store = crate::history::History::open(&location).unwrap();
+        for (n, copy_hash) in [(1, copy.measure_hash()), (2, "another workload".into())] {
+            let env = environment(&format!("2026010{n}T000000Z-{n}"));
+            let mut run = crate::history::recorder::run_entry(
+                &env,
+                base.path(),
+                crate::history::Testbed::of(&env),
+            );
+            run.started_at = format!("2026-01-0{n}T00:00:00Z");
+            let cells = [
+                record(&host.name, &host.measure_hash()),
+                record(&copy.name, &copy_hash),
+            ];
+            store.record(&run, &cells).unwrap();
+        }
+        let dir = base.path().join("m").join("now");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("environment.json"),
+            serde_json::to_string(&environment("now")).unwrap(),
+        )
+        .unwrap();
+        let past = past_runs_in(&location, &dir, &matrix);
+        let cells: Vec<Vec<&String>> = past.runs.iter().map(|r| r.keys().collect()).collect();
+        assert_eq!(
+            cells,
+            vec![vec![&host.name], vec![&copy.name, &host.name]],
+            "newest first; the copy of run 2 measured another workload"
+        );
+        assert!(
+            past_runs_in(&location, &base.path().join("no run"), &matrix)
+                .runs
+                .is_empty()
+        );
     }
 }

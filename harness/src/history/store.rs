@@ -160,13 +160,22 @@ impl MigrationSource<'static> for EmbeddedMigrations {
                 + Send,
         >,
     > {
-        let migrations = vec![Migration::new(
-            1,
-            Cow::Borrowed("history"),
-            MigrationType::Simple,
-            Cow::Borrowed(include_str!("../../migrations/0001_history.sql")),
-            false,
-        )];
+        let migrations = vec![
+            Migration::new(
+                1,
+                Cow::Borrowed("history"),
+                MigrationType::Simple,
+                Cow::Borrowed(include_str!("../../migrations/0001_history.sql")),
+                false,
+            ),
+            Migration::new(
+                2,
+                Cow::Borrowed("cell hash"),
+                MigrationType::Simple,
+                Cow::Borrowed(include_str!("../../migrations/0002_cell_hash.sql")),
+                false,
+            ),
+        ];
         Box::pin(async move { Ok(migrations) })
     }
 }
@@ -283,8 +292,8 @@ impl History {
                 sqlx::query(
                     "INSERT INTO cells (run_id, matrix, cell, runtime, pattern, clients, status, \
                      reason, bw_bytes, iops, p50_ns, p90_ns, p99_ns, p999_ns, ios, provenance, \
-                     histogram, started_at, duration_s) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                     $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+                     histogram, started_at, duration_s, cell_hash) VALUES ($1, $2, $3, $4, $5, $6, \
+                     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
                      ON CONFLICT (run_id, matrix, cell) DO UPDATE SET runtime = excluded.runtime, \
                      pattern = excluded.pattern, clients = excluded.clients, \
                      status = excluded.status, reason = excluded.reason, \
@@ -292,7 +301,8 @@ impl History {
                      p50_ns = excluded.p50_ns, p90_ns = excluded.p90_ns, \
                      p99_ns = excluded.p99_ns, p999_ns = excluded.p999_ns, ios = excluded.ios, \
                      provenance = excluded.provenance, histogram = excluded.histogram, \
-                     started_at = excluded.started_at, duration_s = excluded.duration_s",
+                     started_at = excluded.started_at, duration_s = excluded.duration_s, \
+                     cell_hash = excluded.cell_hash",
                 )
                 .bind(&run.run_id)
                 .bind(&run.matrix)
@@ -313,6 +323,7 @@ impl History {
                 .bind(cell.histogram.as_deref())
                 .bind(&cell.started_at)
                 .bind(cell.duration_s)
+                .bind(Some(cell.provenance.cell_hash.as_str()).filter(|h| !h.is_empty()))
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -417,24 +428,30 @@ impl History {
             .map_err(|e| self.fail("reading runs", e))
     }
 
-    /// The repetitions of passed cells in the last `last` runs of `matrix` (as written: same
-    /// hash) on `testbed`, other than `except` (the run asking), newest first: one map per run,
-    /// cell name → repetitions in order.
+    /// The repetitions of passed cells in the last `last` runs of `matrix` on `testbed` that
+    /// measured any of `cells` (cell name → [`crate::spec::Cell::measure_hash`]) as they are
+    /// measured now, other than `except` (the run asking), newest first: one map per run, cell
+    /// name → repetitions in order. A cell recorded with another hash, or none, is left out.
     pub fn recent_repetitions(
         &self,
         testbed: &str,
         matrix: &str,
-        matrix_hash: &str,
+        cells: &BTreeMap<String, String>,
         except: &str,
         last: usize,
     ) -> Result<Vec<BTreeMap<String, Vec<Repetition>>>> {
         let rows = run_blocking(&self.runtime, async {
             sqlx::query(
-                "SELECT p.run_id, p.cell, p.repetition, p.bw_bytes, p.iops, p.p50_ns, p.p90_ns,                  p.p99_ns, p.p999_ns, p.raw, r.started_ms FROM repetitions p                  JOIN cells c ON c.run_id = p.run_id AND c.matrix = p.matrix AND c.cell = p.cell                  JOIN runs r ON r.run_id = p.run_id AND r.matrix = p.matrix                  WHERE r.testbed = $1 AND r.matrix = $2 AND r.matrix_hash = $3                  AND r.run_id <> $4 AND c.status = 'passed'                  ORDER BY r.started_ms DESC, p.run_id, p.cell, p.repetition",
+                "SELECT p.run_id, p.cell, p.repetition, p.bw_bytes, p.iops, p.p50_ns, p.p90_ns, \
+                 p.p99_ns, p.p999_ns, p.raw, c.cell_hash, r.started_ms FROM repetitions p \
+                 JOIN cells c ON c.run_id = p.run_id AND c.matrix = p.matrix AND c.cell = p.cell \
+                 JOIN runs r ON r.run_id = p.run_id AND r.matrix = p.matrix \
+                 WHERE r.testbed = $1 AND r.matrix = $2 AND r.run_id <> $3 \
+                 AND c.status = 'passed' AND c.cell_hash IS NOT NULL \
+                 ORDER BY r.started_ms DESC, p.run_id, p.cell, p.repetition",
             )
             .bind(testbed)
             .bind(matrix)
-            .bind(matrix_hash)
             .bind(except)
             .fetch_all(&self.pool)
             .await
@@ -442,6 +459,15 @@ impl History {
         .map_err(|e| self.fail("reading repetitions", e))?;
         let mut runs: Vec<(String, BTreeMap<String, Vec<Repetition>>)> = Vec::new();
         for row in &rows {
+            let hash: String = row
+                .try_get("cell_hash")
+                .map_err(|e| self.fail("reading repetitions", e))?;
+            let cell: String = row
+                .try_get("cell")
+                .map_err(|e| self.fail("reading repetitions", e))?;
+            if cells.get(&cell) != Some(&hash) {
+                continue;
+            }
             let read = || -> std::result::Result<(String, String, Repetition), sqlx::Error> {
                 let ns = |name: &str| -> std::result::Result<u64, sqlx::Error> {
                     Ok(row.try_get::<i64, _>(name)?.max(0) as u64)

@@ -127,6 +127,11 @@ pub struct Provenance {
     pub runtime: RuntimeInfo,
     /// SHA-256 of the matrix file.
     pub matrix_hash: String,
+    /// SHA-256 of what decides this cell's numbers ([`crate::spec::Cell::measure_hash`]): the
+    /// history's earlier runs of the cell count as its noise only while this matches (empty in
+    /// results written before it existed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cell_hash: String,
     /// iogate version.
     pub iogate: String,
 }

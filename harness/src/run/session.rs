@@ -335,6 +335,7 @@ impl Session {
                 fio: self.env.fio.clone(),
                 runtime: RuntimeInfo::default(),
                 matrix_hash: self.matrix.hash.clone(),
+                cell_hash: cell.measure_hash(),
                 iogate: self.env.iogate.clone(),
             },
             started_at,

@@ -125,6 +125,30 @@ impl Cell {
         self.id.slug()
     }
 
+    /// SHA-256 of what decides the cell's numbers: its runtime's definition, client count and
+    /// placement, pattern, workload and target. Not the rest of its matrix (other runtimes,
+    /// gates, judge settings, comments) nor its repetitions: earlier runs count as this cell's
+    /// history only while this matches, so editing a gate or the budget keeps the noise the
+    /// testbed measured, and changing what the cell measures starts its history afresh.
+    pub fn measure_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut value = serde_json::to_value(self).expect("a cell serializes");
+        let strip = |v: &mut serde_json::Value, keys: &[&str]| {
+            if let Some(map) = v.as_object_mut() {
+                for key in keys {
+                    map.remove(*key);
+                }
+            }
+        };
+        strip(&mut value, &["id", "name", "matrix", "lab"]);
+        strip(
+            &mut value["runtime"],
+            &["name", "clients", "optional", "lab"],
+        );
+        strip(&mut value["workload"], &["patterns", "repetitions"]);
+        format!("{:x}", Sha256::digest(value.to_string().as_bytes()))
+    }
+
     /// The (runtime, clients) group the cell belongs to: its cells share client directories and,
     /// for host-driven runtimes, one pool of fio servers.
     pub fn group(&self) -> (String, u32) {
@@ -166,4 +190,65 @@ pub(crate) fn cells_of(m: &Matrix) -> Vec<Cell> {
         }
     }
     cells
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::spec::MatrixFile;
+
+    const MATRIX: &str = "
+name: m
+target: /var/tmp/iogate/m
+clients: [1, 8]
+runtimes:
+  - { name: host, host: {} }
+  - { name: runc, docker: { handler: runc } }
+workload: { patterns: [read, write], bs: 64k, threads: 4, size: 32MiB, runtime: 2s, repetitions: 2 }
+gates:
+  - { metric: bw, runtime: runc, reference: host, at_least: 40% }
+";
+
+    fn hashes(text: &str) -> Vec<(String, String)> {
+        MatrixFile::parse(Path::new("m.yaml"), text)
+            .expect("a valid matrix")
+            .cells()
+            .iter()
+            .map(|c| (c.name.clone(), c.measure_hash()))
+            .collect()
+    }
+
+    #[test]
+    fn measure_hash_changes_with_what_the_cell_measures_only() {
+        let base = hashes(MATRIX);
+        let distinct: std::collections::BTreeSet<&String> = base.iter().map(|(_, h)| h).collect();
+        assert_eq!(distinct.len(), base.len(), "every cell its own hash");
+        // Gates, judge settings, comments, repetitions, another runtime's client counts: same.
+        let edited = MATRIX
+            .replace("at_least: 40%", "at_least: 50%")
+            .replace("repetitions: 2", "repetitions: 3")
+            .replace(
+                "name: m\n",
+                "name: m\n# a comment\njudge: { budget: 10m }\n",
+            );
+        assert_eq!(hashes(&edited), base);
+        let fewer = MATRIX.replace(
+            "{ name: runc, docker: { handler: runc } }",
+            "{ name: runc, docker: { handler: runc }, clients: [8] }",
+        );
+        let host_only = |h: Vec<(String, String)>| {
+            h.into_iter()
+                .filter(|(n, _)| n.starts_with("m/host/"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(host_only(hashes(&fewer)), host_only(base.clone()));
+        // The workload, a runtime's limits or options: every affected cell changes.
+        let bs = hashes(&MATRIX.replace("bs: 64k", "bs: 4k"));
+        assert!(bs.iter().zip(&base).all(|(a, b)| a.1 != b.1));
+        let cpus = hashes(&MATRIX.replace("handler: runc }", "handler: runc, cpus: 1 }"));
+        for ((name, a), (_, b)) in cpus.iter().zip(&base) {
+            assert_eq!(a != b, name.starts_with("m/runc/"), "{name}");
+        }
+    }
 }
