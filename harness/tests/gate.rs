@@ -62,6 +62,7 @@ fn record(name: &str, reps: &[(f64, f64)]) -> CellRecord {
                 p99_9: (p99_us * 2000.0) as u64,
             },
             raw: format!("cells/x/r{}.json", i + 1),
+            ends_apart_s: None,
         })
         .collect();
     CellRecord {

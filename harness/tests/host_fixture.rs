@@ -172,7 +172,13 @@ fn eight_clients_over_two_namespaces_match_their_raw_outputs() {
             record.provenance.runtime
         );
         assert_eq!(record.provenance.matrix_hash, file.hash);
+        assert_eq!(record.provenance.cell_hash, cell.measure_hash());
         assert!(!record.provenance.kernel.is_empty() && record.provenance.fio.starts_with("fio-"));
+        // The relays saw every server's results arrive: how far apart the 8 clients ended.
+        for rep in &record.repetitions {
+            let apart = rep.ends_apart_s.expect("every server's results seen");
+            assert!((0.0..60.0).contains(&apart), "{apart}");
+        }
 
         // On disk as soon as it ended.
         let dir = run_dir(&session);

@@ -1,5 +1,7 @@
-//! The client/server driver every fixture shares: one `fio --client` drives all servers of a cell,
-//! so every client starts its job at the same moment.
+//! The client/server driver every fixture shares: one `fio --client` drives all servers of a cell
+//! and sends each its RUN at once. Each server then sets its job up (file checks, `pre_read`)
+//! before measuring, so clients start measuring as far apart as their set-ups differ: [`Ran`]
+//! says how far apart they ended.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,17 +19,23 @@ pub struct ClientJob {
     pub job_file: PathBuf,
 }
 
+/// What a finished `fio --client` run tells beyond its output.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    /// The address fio's output names each client by, in client order.
+    pub reported_as: Vec<ServerAddr>,
+    /// How far apart the servers sent their first job results (seen by the relays), in seconds:
+    /// each client's measurement ends a fixed time after it starts, so clients that started
+    /// measuring this far apart overlapped only `runtime − this`. `None` when a server sent none.
+    pub ends_apart_s: Option<f64>,
+}
+
 /// Runs `fio --client` against every server at once, through a [`relay`](crate::fio::relay) per
 /// server, writing json+ to `output` and fio's stdout/stderr to `log` (after a line per relay
-/// naming its server). Returns the address fio's output names each client by, in client order.
+/// naming its server).
 /// Fails with fio's tail when fio exits non-zero, writes no JSON, or runs past `timeout`; kills
 /// the client and fails with [`Error::Interrupted`] on a signal.
-pub fn drive(
-    clients: &[ClientJob],
-    output: &Path,
-    log: &Path,
-    timeout: Duration,
-) -> Result<Vec<ServerAddr>> {
+pub fn drive(clients: &[ClientJob], output: &Path, log: &Path, timeout: Duration) -> Result<Ran> {
     let servers: Vec<ServerAddr> = clients.iter().map(|c| c.server.clone()).collect();
     let relays = Relays::start(&servers)?;
     let mut args: Vec<String> = vec![
@@ -71,6 +79,7 @@ pub fn drive(
         let _ = handle.kill();
     }
     let relayed = relays.addrs().to_vec();
+    let ends_apart_s = relays.ends_apart().map(|d| d.as_secs_f64());
     let relay_note = match relays.errors() {
         errors if errors.is_empty() => String::new(),
         errors => format!(" ({})", errors.join("; ")),
@@ -92,7 +101,10 @@ pub fn drive(
             tail: tail_of(log) + &tail_of(output),
         });
     }
-    Ok(relayed)
+    Ok(Ran {
+        reported_as: relayed,
+        ends_apart_s,
+    })
 }
 
 /// The last lines of a file, for error messages.

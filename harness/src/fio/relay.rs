@@ -32,6 +32,8 @@ pub(crate) const HOLD_LIMIT: Duration = Duration::from_secs(2);
 const HEADER: usize = 24;
 /// `FIO_NET_CMD_RUN` (`server.h`).
 const OPCODE_RUN: u16 = 16;
+/// `FIO_NET_CMD_TS` (`server.h`): a job's results, sent by the server when the job has ended.
+const OPCODE_TS: u16 = 6;
 /// A payload longer than this means the bytes are not fio's framing: stop holding.
 const MAX_PDU: usize = 64 << 20;
 
@@ -69,6 +71,44 @@ pub(crate) fn scan(bytes: &[u8]) -> Scan {
         }
     }
     Scan::Hold
+}
+
+/// Follows fio's framing in a byte stream read in arbitrary chunks, to see which commands pass.
+#[derive(Debug, Default)]
+pub(crate) struct Frames {
+    header: Vec<u8>,
+    /// Payload bytes of the current command still to pass.
+    skip: usize,
+    /// Not fio's framing: stop looking.
+    lost: bool,
+}
+
+impl Frames {
+    /// Takes the next chunk of the stream; returns whether a complete header with `opcode`
+    /// passed in it.
+    pub(crate) fn saw(&mut self, mut chunk: &[u8], opcode: u16) -> bool {
+        let mut seen = false;
+        while !chunk.is_empty() && !self.lost {
+            if self.skip > 0 {
+                let n = self.skip.min(chunk.len());
+                self.skip -= n;
+                chunk = &chunk[n..];
+                continue;
+            }
+            let n = (HEADER - self.header.len()).min(chunk.len());
+            self.header.extend_from_slice(&chunk[..n]);
+            chunk = &chunk[n..];
+            if self.header.len() == HEADER {
+                let h = &self.header;
+                let pdu = u32::from_le_bytes([h[16], h[17], h[18], h[19]]) as usize;
+                seen |= u16::from_le_bytes([h[2], h[3]]) == opcode;
+                self.lost = pdu > MAX_PDU;
+                self.skip = pdu;
+                self.header.clear();
+            }
+        }
+        seen
+    }
 }
 
 /// A byte stream to or from fio.
@@ -133,6 +173,8 @@ struct Shared {
     stop: AtomicBool,
     open: Mutex<Vec<Stream>>,
     errors: Mutex<Vec<String>>,
+    /// When each relay's server sent its first job results, by relay.
+    ended: Mutex<Vec<Option<Instant>>>,
 }
 
 impl Shared {
@@ -169,7 +211,10 @@ impl Relays {
             .prefix("iogate-relay-")
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            ended: Mutex::new(vec![None; servers.len()]),
+            ..Shared::default()
+        });
         let mut relays = Relays {
             addrs: Vec::with_capacity(servers.len()),
             threads: Vec::with_capacity(servers.len()),
@@ -181,7 +226,7 @@ impl Relays {
             let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
             let (server, shared) = (server.clone(), Arc::clone(&relays.shared));
             relays.threads.push(std::thread::spawn(move || {
-                relay_one(&listener, &server, &shared);
+                relay_one(k, &listener, &server, &shared);
             }));
             relays.addrs.push(ServerAddr::Unix(path));
         }
@@ -206,6 +251,16 @@ impl Relays {
                 )
             })
             .collect()
+    }
+
+    /// How far apart the servers sent their first job results: each server's jobs end a fixed
+    /// time (ramp + runtime) after they start, so this is how far apart the clients started
+    /// measuring. `None` unless every server sent results.
+    pub(crate) fn ends_apart(&self) -> Option<Duration> {
+        let ended = self.shared.ended.lock().unwrap_or_else(|e| e.into_inner());
+        let ends: Option<Vec<Instant>> = ended.iter().copied().collect();
+        let ends = ends?;
+        Some(ends.iter().max()?.duration_since(*ends.iter().min()?))
     }
 
     /// What went wrong in any relay, one sentence each.
@@ -242,8 +297,9 @@ impl Drop for Relays {
     }
 }
 
-/// Serves one client connection: hold until RUN, connect, hand over, then copy both ways.
-fn relay_one(listener: &UnixListener, server: &ServerAddr, shared: &Shared) {
+/// Serves one client connection: hold until RUN, connect, hand over, then copy both ways, noting
+/// when the server's first job results pass (relay `k`).
+fn relay_one(k: usize, listener: &UnixListener, server: &ServerAddr, shared: &Arc<Shared>) {
     let Ok((client, _)) = listener.accept() else {
         return;
     };
@@ -292,8 +348,25 @@ fn relay_one(listener: &UnixListener, server: &ServerAddr, shared: &Shared) {
         ));
         return;
     };
+    let noted = Arc::clone(shared);
     let down = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut down_from, &mut down_to);
+        let mut frames = Frames::default();
+        let mut chunk = vec![0u8; 64 << 10];
+        loop {
+            let n = match down_from.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            if frames.saw(&chunk[..n], OPCODE_TS) {
+                let mut ended = noted.ended.lock().unwrap_or_else(|e| e.into_inner());
+                ended[k].get_or_insert_with(Instant::now);
+            }
+            if down_to.write_all(&chunk[..n]).is_err() {
+                break;
+            }
+        }
         down_to.shutdown(Shutdown::Write);
     });
     let _ = std::io::copy(&mut client, &mut upstream);
@@ -364,6 +437,39 @@ mod tests {
         assert_eq!(scan(&bytes), Scan::Hold, "a partial RUN header");
         bytes.extend_from_slice(&run[10..]);
         assert_eq!(scan(&bytes), Scan::Run);
+    }
+
+    #[test]
+    fn frames_see_a_command_split_anywhere_and_skip_payloads() {
+        let mut text = vec![0u8; 40];
+        text[2..4].copy_from_slice(&OPCODE_TS.to_le_bytes()); // payload bytes, not a header
+        let stream = [
+            command(5, &text),
+            command(9, &[1; 300]),
+            command(OPCODE_TS, &[2; 5000]),
+            command(12, &[]),
+        ]
+        .concat();
+        let ts_header_ends = command(5, &text).len() + command(9, &[1; 300]).len() + HEADER;
+        for cut in [1, 7, 24, 100, ts_header_ends - 1, ts_header_ends] {
+            let mut frames = Frames::default();
+            let (a, b) = stream.split_at(cut.min(stream.len()));
+            let seen = (frames.saw(a, OPCODE_TS), frames.saw(b, OPCODE_TS));
+            assert_eq!(
+                seen,
+                (cut >= ts_header_ends, cut < ts_header_ends),
+                "cut at {cut}"
+            );
+        }
+        let mut frames = Frames::default();
+        assert!(
+            stream
+                .chunks(3)
+                .filter(|c| frames.saw(c, OPCODE_TS))
+                .count()
+                == 1,
+            "one TS, however small the chunks"
+        );
     }
 
     #[test]

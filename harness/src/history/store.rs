@@ -485,6 +485,7 @@ impl History {
                             p99_9: ns("p999_ns")?,
                         },
                         raw: row.try_get("raw")?,
+                        ends_apart_s: None,
                     },
                 ))
             };

@@ -362,6 +362,7 @@ mod tests {
                 p99_9: p99,
             },
             raw: String::new(),
+            ends_apart_s: None,
         }
     }
 

@@ -148,6 +148,13 @@ pub fn render(run: &Run) -> String {
          merged completion-latency histogram of all clients (never averaged).</p>\n</section>",
         code_spans(&sections::page_cache_note(run))
     );
+    if let Some(note) = sections::concurrency_note(run) {
+        let _ = writeln!(
+            out,
+            "<p class=\"callout\" id=\"concurrency\">{}</p>",
+            code_spans(&note)
+        );
+    }
 
     out.push_str("<section id=\"environment\">\n<h2>Environment</h2>\n");
     match &run.environment {

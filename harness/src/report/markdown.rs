@@ -103,6 +103,9 @@ pub fn render(run: &Run, figures: bool) -> String {
 
     out.push_str("## What these numbers measure\n\n");
     let _ = writeln!(out, "{}\n", sections::page_cache_note(run));
+    if let Some(note) = sections::concurrency_note(run) {
+        let _ = writeln!(out, "{note}\n");
+    }
     out.push_str(
         "Bandwidth is the sum over every thread of every client; percentiles come from the merged \
          completion-latency histogram of all clients (never averaged).\n\n",

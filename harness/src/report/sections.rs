@@ -234,6 +234,45 @@ pub(crate) fn page_cache_note(run: &Run) -> String {
     )
 }
 
+/// Share of fio's `runtime` by which a cell's clients may end apart before the report says so.
+const APART_SHARE: f64 = 0.1;
+
+/// Multi-client cells whose clients ended more than [`APART_SHARE`] of `runtime_s` apart in some
+/// repetition, with the widest gap, in cell order.
+fn apart_cells(cells: &[crate::run::CellRecord], runtime_s: f64) -> Vec<(&str, f64)> {
+    cells
+        .iter()
+        .filter_map(|c| {
+            let widest = c
+                .repetitions
+                .iter()
+                .filter_map(|r| r.ends_apart_s)
+                .fold(f64::NAN, f64::max);
+            (widest > APART_SHARE * runtime_s).then_some((c.name.as_str(), widest))
+        })
+        .collect()
+}
+
+/// The note on clients that did not measure together, when a time-based run had any: fio's
+/// client sends every server its RUN at once, but each server sets its job up (file checks,
+/// `pre_read`) before measuring, so under contention clients start measuring apart and the
+/// aggregate adds up clients that partly ran alone.
+pub(crate) fn concurrency_note(run: &Run) -> Option<String> {
+    let runtime_s = run.matrix.as_ref()?.workload.runtime?.get().as_secs_f64();
+    let apart = apart_cells(&run.summary.cells, runtime_s);
+    if apart.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = apart
+        .iter()
+        .map(|(name, s)| format!("`{name}` {s:.2} s"))
+        .collect();
+    Some(format!(
+        "Clients that did not measure together: in these cells the clients' results arrived          further apart than a tenth of the {runtime_s} s runtime (widest gap per cell): {}. Each          server sets its job up (file checks, `pre_read`) after the common start, so its          measurement starts about that much later; the clients overlapped for only the runtime          less the gap, and the cell's aggregate bandwidth includes clients that partly ran with          fewer neighbours than the cell's client count.",
+        list.join(", ")
+    ))
+}
+
 /// `environment.json` as two tables: the machine and tools, and one row per runtime (in `order`,
 /// then any others by name).
 pub(crate) fn environment(env: &Environment, order: &[String]) -> (Table, Table) {
@@ -320,6 +359,38 @@ fn runtime_entry(value: &serde_json::Value) -> RuntimeEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cell(name: &str, apart: &[Option<f64>]) -> crate::run::CellRecord {
+        let reps: Vec<serde_json::Value> = apart
+            .iter()
+            .map(|a| {
+                serde_json::json!({ "bw_bytes": 1.0, "iops": 1.0, "raw": "r.json", "ends_apart_s": a,
+                    "lat_ns": { "p50": 1, "p90": 1, "p99": 1, "p99.9": 1 } })
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "name": name, "runtime": "r", "kind": "host", "clients": 8, "nodes": 1,
+            "placement": [8], "pattern": "read", "status": "passed", "reason": null,
+            "bw_bytes": 1.0, "iops": 1.0, "lat_ns": null, "ios": 1, "repetitions": reps,
+            "raw": [], "logs": [], "histogram": null,
+            "provenance": { "kernel": "", "fio": "", "runtime": { "kind": "host" },
+                            "matrix_hash": "", "iogate": "" },
+            "started_at": "", "duration_s": 1.0
+        }))
+        .expect("a cell record")
+    }
+
+    #[test]
+    fn cells_whose_clients_ended_apart_are_named_with_their_widest_gap() {
+        let cells = [
+            cell("m/gvisor/c8/read", &[Some(0.1), Some(1.9)]),
+            cell("m/runc/c8/read", &[Some(0.19), Some(0.05)]),
+            cell("m/host/c1/read", &[None]),
+        ];
+        assert_eq!(apart_cells(&cells, 2.0), vec![("m/gvisor/c8/read", 1.9)]);
+        assert_eq!(apart_cells(&cells, 1.0).len(), 2);
+        assert!(apart_cells(&cells, 20.0).is_empty());
+    }
 
     #[test]
     fn reason_detail_keeps_the_head() {

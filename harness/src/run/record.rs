@@ -147,6 +147,11 @@ pub struct Repetition {
     pub lat_ns: Latency,
     /// fio's json+ output, relative to the run directory.
     pub raw: String,
+    /// How far apart the clients ended, in seconds: they started measuring about as far apart,
+    /// so with fio's `runtime` T they all measured together for only T minus this (pre_read
+    /// under contention sets the starts apart). Absent with one client or when not seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_apart_s: Option<f64>,
 }
 
 /// One cell in `summary.json`.

@@ -620,6 +620,7 @@ fn measure(
         iops: m.iops,
         lat_ns: Latency::of(&m.histogram).expect("non-empty: checked by from_output"),
         raw: raw.json.display().to_string(),
+        ends_apart_s: raw.ends_apart_s.filter(|_| cell.clients > 1),
     });
     merged.merge(&m.histogram);
     Ok(())
