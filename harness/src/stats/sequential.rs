@@ -8,7 +8,8 @@
 //! threshold; the thresholds are set so that the chance of rejecting at *any* look, with the
 //! statistic a Brownian motion in information time, is the level: α(t_j) − α(t_{j−1}) is spent at
 //! look j, with α(t) = 2 − 2Φ(z_{1−α/2} / √t) (O'Brien–Fleming type: early looks strict, the last
-//! nearly the level itself) or α·ln(1 + (e − 1)t) (Pocock type: about even). Skipping planned
+//! nearly the level itself), α·ln(1 + (e − 1)t) (Pocock type: about even) or
+//! α·(1 − e^{−γt}) / (1 − e^{−γ}) (Hwang–Shih–DeCani, between them for γ < 0). Skipping planned
 //! looks only lowers the chance.
 
 use std::collections::HashMap;
@@ -30,6 +31,9 @@ pub enum Spending {
     /// Pocock type, α(t) = α·ln(1 + (e − 1)·t): about even nominal levels at every look. For
     /// passing: a clearly unchanged row is let go early.
     Pocock,
+    /// Hwang–Shih–DeCani family with parameter γ, α(t) = α·(1 − e^{−γt}) / (1 − e^{−γ}):
+    /// γ = −4 is close to O'Brien–Fleming, γ = 1 to Pocock, γ = −2 in between.
+    HwangShihDecani(i8),
 }
 
 impl Spending {
@@ -47,6 +51,11 @@ impl Spending {
                 (2.0 - 2.0 * normal().cdf(z / t.sqrt())).min(alpha)
             }
             Spending::Pocock => alpha * (1.0 + (std::f64::consts::E - 1.0) * t).ln(),
+            Spending::HwangShihDecani(0) => alpha * t,
+            Spending::HwangShihDecani(gamma) => {
+                let g = f64::from(gamma);
+                alpha * (1.0 - (-g * t).exp()) / (1.0 - (-g).exp())
+            }
         }
     }
 }
@@ -266,7 +275,11 @@ mod tests {
     #[test]
     fn the_whole_level_is_spent_once_over_all_looks() {
         let t: Vec<f64> = (2..=16).map(|b| b as f64 / 16.0).collect();
-        for spending in [Spending::ObrienFleming, Spending::Pocock] {
+        for spending in [
+            Spending::ObrienFleming,
+            Spending::Pocock,
+            Spending::HwangShihDecani(-2),
+        ] {
             let bounds: Vec<f64> = boundaries(spending, &t, 0.05)
                 .iter()
                 .map(|p| z(*p))
