@@ -260,17 +260,24 @@ fn apart_cells(cells: &[crate::run::CellRecord], runtime_s: f64) -> Vec<(&str, f
 pub(crate) fn concurrency_note(run: &Run) -> Option<String> {
     let runtime_s = run.matrix.as_ref()?.workload.runtime?.get().as_secs_f64();
     let apart = apart_cells(&run.summary.cells, runtime_s);
-    if apart.is_empty() {
-        return None;
-    }
+    (!apart.is_empty()).then(|| concurrency_text(&apart, runtime_s))
+}
+
+/// The text of [`concurrency_note`] for `apart` (cell, widest gap) at `runtime_s`.
+fn concurrency_text(apart: &[(&str, f64)], runtime_s: f64) -> String {
     let list: Vec<String> = apart
         .iter()
         .map(|(name, s)| format!("`{name}` {s:.2} s"))
         .collect();
-    Some(format!(
-        "Clients that did not measure together: in these cells the clients' results arrived          further apart than a tenth of the {runtime_s} s runtime (widest gap per cell): {}. Each          server sets its job up (file checks, `pre_read`) after the common start, so its          measurement starts about that much later; the clients overlapped for only the runtime          less the gap, and the cell's aggregate bandwidth includes clients that partly ran with          fewer neighbours than the cell's client count.",
+    format!(
+        "Clients that did not measure together: in these cells the clients' results arrived \
+         further apart than a tenth of the {runtime_s} s runtime (widest gap per cell): {}. Each \
+         server sets its job up (file checks, `pre_read`) after the common start, so its \
+         measurement starts about that much later; the clients overlapped for only the runtime \
+         less the gap, and the cell's aggregate bandwidth includes clients that partly ran with \
+         fewer neighbours than the cell's client count.",
         list.join(", ")
-    ))
+    )
 }
 
 /// `environment.json` as two tables: the machine and tools, and one row per runtime (in `order`,
@@ -390,6 +397,13 @@ mod tests {
         assert_eq!(apart_cells(&cells, 2.0), vec![("m/gvisor/c8/read", 1.9)]);
         assert_eq!(apart_cells(&cells, 1.0).len(), 2);
         assert!(apart_cells(&cells, 20.0).is_empty());
+        let text = concurrency_text(&apart_cells(&cells, 2.0), 2.0);
+        assert!(
+            text.contains("tenth of the 2 s runtime")
+                && text.contains("`m/gvisor/c8/read` 1.90 s")
+                && !text.contains("  "),
+            "{text}"
+        );
     }
 
     #[test]
