@@ -104,7 +104,7 @@ fn forty_runs_with_a_step(location: &Location) {
     assert_eq!(runs[0].run_id, "20260102T150000Z-39", "newest first");
     let observations = store.observations().unwrap();
     assert_eq!(observations.len(), 120);
-    let bw = history::series(&observations, &Filter::default(), Metric::Bw);
+    let bw = history::series(&observations, &Filter::default(), Metric::Bw, None);
     assert_eq!(bw.len(), 3);
     assert!(bw.iter().all(|s| s.points.len() == 40));
 
@@ -112,6 +112,7 @@ fn forty_runs_with_a_step(location: &Location) {
         &observations,
         &Filter::default(),
         &history::DETECTED,
+        None,
         &Options::default(),
     );
     assert_eq!(
@@ -131,7 +132,13 @@ fn forty_runs_with_a_step(location: &Location) {
         testbed: Some("lab1".into()),
         ..Filter::default()
     };
-    let shifts = history::detect(&observations, &only_bw, &[Metric::Bw], &Options::default());
+    let shifts = history::detect(
+        &observations,
+        &only_bw,
+        &[Metric::Bw],
+        None,
+        &Options::default(),
+    );
     assert_eq!(shifts.len(), 1);
 }
 
@@ -342,6 +349,22 @@ fn the_history_command_imports_lists_shows_and_detects() {
         );
         assert!(line.contains("at run #30 20260102T060000Z-30"), "{line}");
     }
+    // Relative to gVisor: only host randread has a gVisor cell to divide by.
+    let relative = iogate(&["detect", "--metric", "bw", "--relative-to", "gvisor"]);
+    assert_eq!(relative.lines().count(), 1, "{relative}");
+    assert!(
+        relative.starts_with("study/host/c4/randread on lab1: bw ÷ gvisor's -20."),
+        "{relative}"
+    );
+    assert!(
+        relative.contains("at run #30 20260102T060000Z-30"),
+        "{relative}"
+    );
+    let ratios = iogate(&["show", "study/*", "--relative-to", "gvisor", "--last", "2"]);
+    let lines: Vec<&str> = ratios.lines().collect();
+    assert_eq!(lines.len(), 3, "{ratios}");
+    assert_eq!(lines[0], "study/host/c4/randread on lab1 (bw ÷ gvisor's):");
+    assert!(lines[2].ends_with('×'), "{ratios}");
     let csv = iogate(&["export", "--format", "csv", "--cell", "*/write"]);
     assert_eq!(csv.lines().count(), 41, "{csv}");
     let json: serde_json::Value =

@@ -129,6 +129,9 @@ enum HistoryCommand {
         /// Only the last N runs.
         #[arg(long)]
         last: Option<usize>,
+        /// Divide each value by the same cell of this runtime in the same run.
+        #[arg(long, value_name = "RUNTIME")]
+        relative_to: Option<String>,
         #[command(flatten)]
         filter: HistoryFilter,
     },
@@ -151,6 +154,10 @@ enum HistoryCommand {
         /// Points per sliding window.
         #[arg(long, default_value_t = iogate::stats::changepoint::DEFAULT_WINDOW)]
         window: usize,
+        /// Divide each value by the same cell of this runtime in the same run: machine drift
+        /// between runs cancels, so smaller steps stand out.
+        #[arg(long, value_name = "RUNTIME")]
+        relative_to: Option<String>,
     },
     /// Every recorded cell, as CSV or JSON on stdout.
     Export {
@@ -557,19 +564,26 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
             cell,
             metric: name,
             last,
+            relative_to,
             filter: f,
         } => {
             let m = metric(&name)?;
             let observations = store.observations()?;
-            for series in history::series(&observations, &filter(f, Some(cell)), m) {
-                println!("{} on {} ({}):", series.cell, series.testbed, m.as_str());
+            let reference = relative_to.as_deref();
+            for series in history::series(&observations, &filter(f, Some(cell)), m, reference) {
+                println!(
+                    "{} on {} ({}):",
+                    series.cell,
+                    series.testbed,
+                    quantity(m, reference)
+                );
                 let skip = last.map_or(0, |n| series.points.len().saturating_sub(n));
                 for (i, p) in series.points.iter().enumerate().skip(skip) {
                     println!(
                         "{i:>5}  {}  {}  {}",
                         p.started_at,
                         p.run_id,
-                        format_metric(m, p.value)
+                        format_value(m, reference, p.value)
                     );
                 }
             }
@@ -581,6 +595,7 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
             max_pvalue,
             min_change,
             window,
+            relative_to,
         } => {
             let metrics = if names.is_empty() {
                 history::DETECTED.to_vec()
@@ -595,8 +610,14 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
                 max_pvalue,
                 min_magnitude: min_change,
             };
-            let shifts =
-                history::detect(&store.observations()?, &filter(f, cell), &metrics, &options);
+            let reference = relative_to.as_deref();
+            let shifts = history::detect(
+                &store.observations()?,
+                &filter(f, cell),
+                &metrics,
+                reference,
+                &options,
+            );
             if shifts.is_empty() {
                 println!("no change points");
             }
@@ -605,13 +626,13 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
                     "{} on {}: {} {:+.1} % at run #{} {} ({}): {} → {} (p = {:.2e})",
                     s.cell,
                     s.testbed,
-                    s.metric.as_str(),
+                    quantity(s.metric, reference),
                     s.change * 100.0,
                     s.index,
                     s.run_id,
                     s.started_at,
-                    format_metric(s.metric, s.mean_before),
-                    format_metric(s.metric, s.mean_after),
+                    format_value(s.metric, reference, s.mean_before),
+                    format_value(s.metric, reference, s.mean_after),
                     s.pvalue
                 );
             }
@@ -677,6 +698,22 @@ fn format_metric(metric: iogate::history::Metric, value: f64) -> String {
         Metric::Bw => format!("{:.1} MiB/s", value / 1048576.0),
         Metric::Iops => format!("{value:.0} IOPS"),
         _ => format!("{:.1} µs", value / 1000.0),
+    }
+}
+
+/// A series' name: the metric, or the metric over the reference runtime's.
+fn quantity(metric: iogate::history::Metric, relative_to: Option<&str>) -> String {
+    match relative_to {
+        None => metric.as_str().to_owned(),
+        Some(runtime) => format!("{} ÷ {runtime}'s", metric.as_str()),
+    }
+}
+
+/// A series' value: with its unit, or a ratio.
+fn format_value(metric: iogate::history::Metric, relative_to: Option<&str>, value: f64) -> String {
+    match relative_to {
+        None => format_metric(metric, value),
+        Some(_) => format!("{value:.3}×"),
     }
 }
 

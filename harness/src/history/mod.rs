@@ -10,6 +10,7 @@ pub mod trend;
 
 pub use import::import_run;
 pub use recorder::{default_location, record_finished_cell, testbed_name};
-pub use store::{History, Location, Observation, RunEntry, RunListing};
+pub use store::{Block, History, Location, Observation, RunEntry, RunListing};
 pub use testbed::{RuntimeFingerprint, Testbed};
+pub(crate) use trend::ratio;
 pub use trend::{DETECTED, Filter, Metric, Series, Shift, detect, observed, series};

@@ -2,7 +2,7 @@
 //! migrations embedded in the binary), behind a small blocking API.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
@@ -115,6 +115,27 @@ pub struct Observation {
     pub p999_ns: Option<i64>,
     /// I/Os behind the percentiles.
     pub ios: Option<i64>,
+    /// The cell's repetitions (its blocks, in order): what a ratio to another cell of the run
+    /// pairs, block by block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocks: Vec<Block>,
+}
+
+/// One repetition of a cell, as the history keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    /// Bandwidth, bytes/s.
+    pub bw_bytes: f64,
+    /// IOPS.
+    pub iops: f64,
+    /// Median completion latency, ns.
+    pub p50_ns: i64,
+    /// 90th percentile, ns.
+    pub p90_ns: i64,
+    /// 99th percentile, ns.
+    pub p99_ns: i64,
+    /// 99.9th percentile, ns.
+    pub p999_ns: i64,
 }
 
 /// A run in `list`: its entry's key fields and how many cells it recorded.
@@ -548,10 +569,47 @@ impl History {
             .await
         })
         .map_err(|e| self.fail("reading cells", e))?;
-        rows.iter()
+        let mut observations: Vec<Observation> = rows
+            .iter()
             .map(observation)
             .collect::<std::result::Result<_, sqlx::Error>>()
-            .map_err(|e| self.fail("reading cells", e))
+            .map_err(|e| self.fail("reading cells", e))?;
+        let blocks = run_blocking(&self.runtime, async {
+            sqlx::query(
+                "SELECT run_id, matrix, cell, bw_bytes, iops, p50_ns, p90_ns, p99_ns, p999_ns \
+                 FROM repetitions ORDER BY run_id, matrix, cell, repetition",
+            )
+            .fetch_all(&self.pool)
+            .await
+        })
+        .map_err(|e| self.fail("reading repetitions", e))?;
+        let mut by_cell: HashMap<(String, String, String), Vec<Block>> = HashMap::new();
+        for row in &blocks {
+            let read = || -> std::result::Result<_, sqlx::Error> {
+                Ok((
+                    (
+                        row.try_get("run_id")?,
+                        row.try_get("matrix")?,
+                        row.try_get("cell")?,
+                    ),
+                    Block {
+                        bw_bytes: row.try_get("bw_bytes")?,
+                        iops: row.try_get("iops")?,
+                        p50_ns: row.try_get("p50_ns")?,
+                        p90_ns: row.try_get("p90_ns")?,
+                        p99_ns: row.try_get("p99_ns")?,
+                        p999_ns: row.try_get("p999_ns")?,
+                    },
+                ))
+            };
+            let (key, block) = read().map_err(|e| self.fail("reading repetitions", e))?;
+            by_cell.entry(key).or_default().push(block);
+        }
+        for o in &mut observations {
+            let key = (o.run_id.clone(), o.matrix.clone(), o.cell.clone());
+            o.blocks = by_cell.remove(&key).unwrap_or_default();
+        }
+        Ok(observations)
     }
 }
 
@@ -572,6 +630,7 @@ fn observation(row: &AnyRow) -> std::result::Result<Observation, sqlx::Error> {
         p99_ns: row.try_get("p99_ns")?,
         p999_ns: row.try_get("p999_ns")?,
         ios: row.try_get("ios")?,
+        blocks: Vec::new(),
     })
 }
 

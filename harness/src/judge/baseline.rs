@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::history::{History, Observation, RunEntry, observed};
+use crate::history::{History, Observation, RunEntry, observed, ratio};
 use crate::run::{CellRecord, Status};
 use crate::spec::{CellId, Matrix, MatrixFile, Metric};
-use crate::stats::Estimate;
 use crate::stats::prediction::{p_lower_by, prediction_gap};
+use crate::stats::{Estimate, paired_log_ratio};
 use crate::units::sig3;
 
 /// The metrics a baseline holds.
@@ -220,7 +220,7 @@ pub fn build(
             for metric in METRICS {
                 let logs: Option<Vec<f64>> = pairs
                     .iter()
-                    .map(|(a, b)| Some(log_of(metric, a)? - log_of(metric, b)?))
+                    .map(|(a, b)| ratio(metric, a, b).map(f64::ln))
                     .collect();
                 if let Some(logs) = logs {
                     metrics.insert(metric, Stat::of(None, &logs));
@@ -509,11 +509,11 @@ impl Store {
             match reference.filter(|r| r.status == Status::Passed) {
                 Some(reference) => {
                     for (metric, stat) in &ratio.metrics {
-                        if let (Some(x), Some(y)) =
-                            (cell_value(*metric, record), cell_value(*metric, reference))
-                        {
+                        if let Some(measured) = record_ratio(*metric, record, reference) {
                             let kind = Kind::RatioTo(ratio.runtime.clone());
-                            check.rows.push(row(*metric, kind, x / y, stat, threshold));
+                            check
+                                .rows
+                                .push(row(*metric, kind, measured, stat, threshold));
                         }
                     }
                 }
@@ -545,6 +545,28 @@ fn check_testbed(name: &str) -> Result<(), String> {
 }
 
 /// A cell's value of `metric` (bytes/s, ns), when it has one.
+/// `record`'s value over `reference`'s, block by block as the history's ratios are
+/// ([`crate::history::ratio`]); from the aggregates when either has no repetitions.
+fn record_ratio(metric: Metric, record: &CellRecord, reference: &CellRecord) -> Option<f64> {
+    let values = |r: &CellRecord| -> Vec<f64> {
+        r.repetitions
+            .iter()
+            .map(|rep| match metric {
+                Metric::Bw => rep.bw_bytes,
+                Metric::Iops => rep.iops,
+                Metric::P50 => rep.lat_ns.p50 as f64,
+                Metric::P90 => rep.lat_ns.p90 as f64,
+                Metric::P99 => rep.lat_ns.p99 as f64,
+                Metric::P99_9 => rep.lat_ns.p99_9 as f64,
+            })
+            .collect()
+    };
+    if record.repetitions.is_empty() || reference.repetitions.is_empty() {
+        return Some(cell_value(metric, record)? / cell_value(metric, reference)?);
+    }
+    paired_log_ratio(&values(record), &values(reference)).map(f64::exp)
+}
+
 fn cell_value(metric: Metric, record: &CellRecord) -> Option<f64> {
     let lat = record.lat_ns.as_ref();
     let value = match metric {

@@ -121,11 +121,11 @@ pub fn of(
             .filter(|o| runs[first..].contains(&o.run_id.as_str()))
             .cloned()
             .collect();
-        let found = detect(&window, &filter, &METRICS, &Options::default());
+        let found = detect(&window, &filter, &METRICS, None, &Options::default());
         let lines = METRICS
             .iter()
             .map(|&metric| {
-                let points: Vec<(String, f64)> = series(&window, &filter, metric)
+                let points: Vec<(String, f64)> = series(&window, &filter, metric, None)
                     .into_iter()
                     .flat_map(|s| s.points)
                     .map(|p| (p.run_id, p.value))

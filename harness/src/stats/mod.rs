@@ -125,6 +125,15 @@ pub fn geometric_mean(values: &[f64]) -> Option<f64> {
     logs(values).map(|l| mean(&l).exp())
 }
 
+/// ln of the ratio of two series measured side by side: the mean of ln(aₖ / bₖ) over the pairs
+/// both have (the longer one's extra values are left out: they were measured at other times).
+/// `None` without a pair or with a non-positive value among the pairs.
+pub fn paired_log_ratio(a: &[f64], b: &[f64]) -> Option<f64> {
+    let k = a.len().min(b.len());
+    let (a, b) = (logs(&a[..k])?, logs(&b[..k])?);
+    Some(a.iter().zip(&b).map(|(x, y)| x - y).sum::<f64>() / k as f64)
+}
+
 /// σ of the log values (0 for one value; `None` for none or a non-positive value).
 pub fn log_spread(values: &[f64]) -> Option<f64> {
     logs(values).map(|l| sd(&l))
@@ -250,6 +259,23 @@ pub fn clopper_pearson(k: usize, n: usize) -> Option<(f64, f64)> {
     let lo = if k == 0 { 0.0 } else { q(k, n - k + 1, 0.025) };
     let hi = if k == n { 1.0 } else { q(k + 1, n - k, 0.975) };
     Some((lo, hi))
+}
+
+#[cfg(test)]
+mod ratio_tests {
+    use super::paired_log_ratio;
+
+    #[test]
+    fn a_paired_log_ratio_leaves_out_the_values_without_a_partner() {
+        let ratio = paired_log_ratio(&[2.0, 4.0], &[1.0, 2.0, 100.0]).unwrap();
+        assert!((ratio - 2f64.ln()).abs() < 1e-12);
+        assert_eq!(paired_log_ratio(&[], &[1.0]), None);
+        assert_eq!(paired_log_ratio(&[1.0, 0.0], &[1.0, 1.0]), None);
+        assert!(
+            paired_log_ratio(&[1.0], &[1.0, 0.0]).is_some(),
+            "0 has no partner"
+        );
+    }
 }
 
 #[cfg(test)]
