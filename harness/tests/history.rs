@@ -360,6 +360,29 @@ fn the_history_command_imports_lists_shows_and_detects() {
         relative.contains("at run #30 20260102T060000Z-30"),
         "{relative}"
     );
+    // --recent: the step landed 10 runs ago; within the last 10 it fails the check, not in 9.
+    let quiet = iogate(&["detect", "--metric", "bw", "--recent", "9"]);
+    assert_eq!(quiet.trim(), "no change points in the last 9 runs");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iogate"))
+        .args(["history", "--store"])
+        .arg(&store)
+        .args(["detect", "--metric", "bw", "--recent", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a worse change in the last 10 runs"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("at run #30"),
+        "{out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("1 change(s) for the worse in the last 10 runs"),
+        "{out:?}"
+    );
     let ratios = iogate(&["show", "study/*", "--relative-to", "gvisor", "--last", "2"]);
     let lines: Vec<&str> = ratios.lines().collect();
     assert_eq!(lines.len(), 3, "{ratios}");

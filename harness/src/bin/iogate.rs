@@ -158,6 +158,10 @@ enum HistoryCommand {
         /// between runs cancels, so smaller steps stand out.
         #[arg(long, value_name = "RUNTIME")]
         relative_to: Option<String>,
+        /// Only change points among each series' last N runs; exit with status 1 when one of
+        /// them is for the worse (the nightly check of a regression that stays).
+        #[arg(long, value_name = "N")]
+        recent: Option<usize>,
     },
     /// Every recorded cell, as CSV or JSON on stdout.
     Export {
@@ -596,6 +600,7 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
             min_change,
             window,
             relative_to,
+            recent,
         } => {
             let metrics = if names.is_empty() {
                 history::DETECTED.to_vec()
@@ -611,16 +616,21 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
                 min_magnitude: min_change,
             };
             let reference = relative_to.as_deref();
-            let shifts = history::detect(
+            let mut shifts = history::detect(
                 &store.observations()?,
                 &filter(f, cell),
                 &metrics,
                 reference,
                 &options,
             );
+            shifts.retain(|s| recent.is_none_or(|n| s.runs_since <= n));
             if shifts.is_empty() {
-                println!("no change points");
+                match recent {
+                    Some(n) => println!("no change points in the last {n} runs"),
+                    None => println!("no change points"),
+                }
             }
+            let worse = shifts.iter().filter(|s| s.is_worse()).count();
             for s in shifts {
                 println!(
                     "{} on {}: {} {:+.1} % at run #{} {} ({}): {} → {} (p = {:.2e})",
@@ -635,6 +645,12 @@ fn history(store: Option<String>, command: HistoryCommand) -> iogate::Result<Exi
                     format_value(s.metric, reference, s.mean_after),
                     s.pvalue
                 );
+            }
+            if let Some(n) = recent
+                && worse > 0
+            {
+                eprintln!("{worse} change(s) for the worse in the last {n} runs");
+                return Ok(ExitCode::FAILURE);
             }
         }
         HistoryCommand::Export {

@@ -213,6 +213,18 @@ pub struct Shift {
     pub change: f64,
     /// Student-t p-value of the two segments, corrected for the choice of the split.
     pub pvalue: f64,
+    /// Runs of the series from the change on, this one included.
+    pub runs_since: usize,
+}
+
+impl Shift {
+    /// Whether the change is for the worse: less bandwidth or IOPS, more latency.
+    pub fn is_worse(&self) -> bool {
+        match self.metric {
+            Metric::Bw | Metric::Iops => self.change < 0.0,
+            Metric::P50 | Metric::P90 | Metric::P99 | Metric::P99_9 => self.change > 0.0,
+        }
+    }
 }
 
 /// Change points of every series of every metric in `metrics` that `filter` lets through,
@@ -242,6 +254,7 @@ pub fn detect(
                     mean_after: cp.comparison.mean_after,
                     change: cp.comparison.forward_change(),
                     pvalue: cp.pvalue,
+                    runs_since: s.points.len() - cp.index,
                 });
             }
         }
@@ -379,6 +392,8 @@ mod tests {
         assert_eq!(relative[0].run_id, "run-30");
         assert!((relative[0].change + 0.2).abs() < 0.02, "{:?}", relative[0]);
         assert_eq!(relative[0].relative_to.as_deref(), Some("host"));
+        assert_eq!(relative[0].runs_since, 10);
+        assert!(relative[0].is_worse());
         let absolute = detect(&observations, &only_gvisor, &[Metric::Bw], None, &options);
         assert!(absolute.is_empty(), "{absolute:#?}");
     }
