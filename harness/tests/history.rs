@@ -402,14 +402,15 @@ fn the_report_shows_trends_and_change_points_of_the_last_runs() {
     use iogate::report::trends::{self, Trends};
     let base = tempfile::tempdir().unwrap();
     let location = Location::Sqlite(base.path().join("history.sqlite"));
-    let missing = trends::load(&location, "study", "20260102T150000Z-39", 20);
+    let references = std::collections::BTreeMap::from([("gvisor".to_owned(), "host".to_owned())]);
+    let missing = trends::load(&location, "study", "20260102T150000Z-39", 20, &references);
     assert!(matches!(missing, Trends::Unavailable(_)));
     assert_eq!(trends::markdown(&missing).lines().count(), 3);
     let store = History::open(&location).unwrap();
     for n in 0..40 {
         history::import_run(&store, &write_run(base.path(), n, true)).unwrap();
     }
-    let found = trends::load(&location, "study", "20260102T150000Z-39", 20);
+    let found = trends::load(&location, "study", "20260102T150000Z-39", 20, &references);
     let Trends::Found { cells, shifts, .. } = &found else {
         panic!("{found:?}");
     };
@@ -419,14 +420,23 @@ fn the_report_shows_trends_and_change_points_of_the_last_runs() {
             .iter()
             .all(|c| c.lines.iter().all(|l| l.points.len() == 20))
     );
-    assert_eq!(shifts.len(), 1, "{shifts:#?}");
-    assert_eq!(
-        (shifts[0].index, shifts[0].run_id.as_str()),
-        (10, "20260102T060000Z-30")
-    );
+    // gVisor has a gate reference, the host: a third line, its bandwidth ÷ the host's.
+    let lines: Vec<usize> = cells.iter().map(|c| c.lines.len()).collect();
+    assert_eq!(lines, [3, 2, 2], "{cells:#?}");
+    // The host's step shows in its bandwidth, and (upside down) in gVisor's ratio to it.
+    assert_eq!(shifts.len(), 2, "{shifts:#?}");
+    for shift in shifts {
+        assert_eq!(
+            (shift.index, shift.run_id.as_str()),
+            (10, "20260102T060000Z-30")
+        );
+    }
+    assert_eq!(shifts[0].relative_to.as_deref(), Some("host"));
+    assert!((shifts[0].change - 0.25).abs() < 0.02, "{:?}", shifts[0]);
     insta::assert_snapshot!("report_trends", trends::markdown(&found));
     let html = trends::html(&found);
-    assert_eq!(html.matches("<svg").count(), 6, "{html}");
-    assert_eq!(html.matches("stroke-dasharray").count(), 1, "{html}");
-    assert_eq!(html.matches("r=\"3.5\"").count(), 6, "{html}");
+    assert_eq!(html.matches("<svg").count(), 7, "{html}");
+    assert_eq!(html.matches("stroke-dasharray").count(), 2, "{html}");
+    assert_eq!(html.matches("r=\"3.5\"").count(), 7, "{html}");
+    assert_eq!(html.matches("<td>—</td>").count(), 2, "{html}");
 }

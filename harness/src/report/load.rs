@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::error::Result;
 use crate::fio::histogram::Histogram;
 use crate::judge::GatesFile;
+use crate::judge::baseline::reference_of;
 use crate::report::trends::{self, Trends};
 use crate::report::view::View;
 use crate::run::{Environment, Status, Summary};
@@ -56,11 +57,21 @@ impl Run {
                 histograms.insert(cell.name.clone(), h);
             }
         }
+        let references: BTreeMap<String, String> = matrix
+            .iter()
+            .flat_map(|m| {
+                m.runtimes.iter().filter_map(|r| {
+                    let name = r.name.to_string();
+                    reference_of(m, &name).map(|reference| (name, reference))
+                })
+            })
+            .collect();
         let trends = trends::load(
             &crate::history::default_location(&dir),
             &summary.matrix,
             &summary.run_id,
             trends::DEFAULT_LAST,
+            &references,
         );
         Ok(Run {
             trends,

@@ -1,10 +1,13 @@
-//! Trends: each cell of the run over its testbed's last runs in the results history (bandwidth
-//! and p99), with the change points found in those runs. Read only when a history exists.
+//! Trends: each cell of the run over its testbed's last runs in the results history (bandwidth,
+//! p99, and bandwidth relative to the runtime's gate reference), with the change points found in
+//! those runs. Read only when a history exists.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::history::{Filter, History, Location, Metric, Observation, Shift, detect, series};
 use crate::report::table::html_escape as esc;
+use crate::spec::CellId;
 use crate::stats::changepoint::Options;
 use crate::units::{MIB, fmt_us};
 
@@ -19,6 +22,8 @@ const METRICS: [Metric; 2] = [Metric::Bw, Metric::P99];
 pub struct Line {
     /// The metric.
     pub metric: Metric,
+    /// The runtime the metric is divided by (the cell's gate reference), for a relative line.
+    pub relative_to: Option<String>,
     /// (run id, value) per run where the cell passed.
     pub points: Vec<(String, f64)>,
     /// Indices into `points` of the first run after each change point.
@@ -30,7 +35,7 @@ pub struct Line {
 pub struct CellTrend {
     /// Cell name.
     pub cell: String,
-    /// Bandwidth, then p99.
+    /// Bandwidth, p99, then bandwidth relative to the runtime's gate reference when it has one.
     pub lines: Vec<Line>,
 }
 
@@ -54,9 +59,16 @@ pub enum Trends {
     },
 }
 
-/// The trends of run `run_id` of `matrix` from the history at `location`, over `last` runs. A
-/// SQLite file that does not exist is not created.
-pub fn load(location: &Location, matrix: &str, run_id: &str, last: usize) -> Trends {
+/// The trends of run `run_id` of `matrix` from the history at `location`, over `last` runs;
+/// `references` maps a runtime to its gate reference (its cells get a relative line). A SQLite
+/// file that does not exist is not created.
+pub fn load(
+    location: &Location,
+    matrix: &str,
+    run_id: &str,
+    last: usize,
+    references: &BTreeMap<String, String>,
+) -> Trends {
     if let Location::Sqlite(path) = location
         && !path.exists()
     {
@@ -73,19 +85,28 @@ pub fn load(location: &Location, matrix: &str, run_id: &str, last: usize) -> Tre
                 None => Trends::Unavailable(
                     "The results history does not hold this run: no trends.".into(),
                 ),
-                Some(run) => of(&observations, &run.testbed, matrix, run_id, last),
+                Some(run) => of(
+                    &observations,
+                    &run.testbed,
+                    matrix,
+                    run_id,
+                    last,
+                    references,
+                ),
             }
         }
     }
 }
 
-/// The trends of run `run_id` of `matrix` on `testbed` from `observations` (in run order).
+/// The trends of run `run_id` of `matrix` on `testbed` from `observations` (in run order);
+/// `references` maps a runtime to its gate reference.
 pub fn of(
     observations: &[Observation],
     testbed: &str,
     matrix: &str,
     run_id: &str,
     last: usize,
+    references: &BTreeMap<String, String>,
 ) -> Trends {
     let mut cells: Vec<String> = observations
         .iter()
@@ -108,45 +129,50 @@ pub fn of(
             cell: None,
             testbed: Some(testbed.to_owned()),
         };
-        let mine: Vec<Observation> = known
+        let mut runs: Vec<&str> = known
             .iter()
             .filter(|o| o.cell == *cell && filter.matches(o))
-            .cloned()
+            .map(|o| o.run_id.as_str())
             .collect();
-        let mut runs: Vec<&str> = mine.iter().map(|o| o.run_id.as_str()).collect();
         runs.dedup();
         let first = runs.len().saturating_sub(last);
-        let window: Vec<Observation> = mine
+        // Every cell of those runs: a relative line divides by the reference's cell.
+        let window: Vec<Observation> = known
             .iter()
-            .filter(|o| runs[first..].contains(&o.run_id.as_str()))
+            .filter(|o| filter.matches(o) && runs[first..].contains(&o.run_id.as_str()))
             .cloned()
             .collect();
-        let found = detect(&window, &filter, &METRICS, None, &Options::default());
-        let lines = METRICS
+        let only = Filter {
+            cell: Some(cell.clone()),
+            ..filter
+        };
+        let reference = CellId::parse(cell).and_then(|id| references.get(&id.runtime));
+        let wanted = METRICS
             .iter()
-            .map(|&metric| {
-                let points: Vec<(String, f64)> = series(&window, &filter, metric, None)
-                    .into_iter()
-                    .flat_map(|s| s.points)
-                    .map(|p| (p.run_id, p.value))
-                    .collect();
-                let changes = found
-                    .iter()
-                    .filter(|s| s.metric == metric)
-                    .map(|s| s.index)
-                    .collect();
-                Line {
-                    metric,
-                    points,
-                    changes,
-                }
-            })
-            .collect();
+            .map(|&m| (m, None))
+            .chain(reference.map(|r| (Metric::Bw, Some(r.as_str()))));
+        let mut lines = Vec::new();
+        for (metric, relative_to) in wanted {
+            let found = detect(&window, &only, &[metric], relative_to, &Options::default());
+            let points: Vec<(String, f64)> = series(&window, &only, metric, relative_to)
+                .into_iter()
+                .filter(|s| s.cell == *cell)
+                .flat_map(|s| s.points)
+                .map(|p| (p.run_id, p.value))
+                .collect();
+            let found: Vec<Shift> = found.into_iter().filter(|s| s.cell == *cell).collect();
+            lines.push(Line {
+                metric,
+                relative_to: relative_to.map(str::to_owned),
+                points,
+                changes: found.iter().map(|s| s.index).collect(),
+            });
+            shifts.extend(found);
+        }
         trends.push(CellTrend {
             cell: cell.clone(),
             lines,
         });
-        shifts.extend(found);
     }
     Trends::Found {
         testbed: testbed.to_owned(),
@@ -157,10 +183,19 @@ pub fn of(
     }
 }
 
-fn value(metric: Metric, v: f64) -> String {
-    match metric {
-        Metric::Bw => format!("{:.1} MiB/s", v / MIB),
-        _ => format!("{} µs", fmt_us(v.round() as u64)),
+fn value(metric: Metric, relative_to: Option<&str>, v: f64) -> String {
+    match (relative_to, metric) {
+        (Some(_), _) => format!("{v:.3}×"),
+        (None, Metric::Bw) => format!("{:.1} MiB/s", v / MIB),
+        (None, _) => format!("{} µs", fmt_us(v.round() as u64)),
+    }
+}
+
+/// A line's or a change's name: `bw`, or `bw ÷ host`.
+fn quantity(metric: Metric, relative_to: Option<&str>) -> String {
+    match relative_to {
+        None => metric.as_str().to_owned(),
+        Some(runtime) => format!("{} ÷ {runtime}", metric.as_str()),
     }
 }
 
@@ -185,8 +220,9 @@ pub fn markdown(trends: &Trends) -> String {
                 .unwrap_or(0);
             let _ = writeln!(
                 out,
-                "Bandwidth and p99 of each cell over testbed `{testbed}`'s last {runs} runs (at \
-                 most {last}).\n"
+                "Bandwidth and p99 of each cell, and its bandwidth relative to its runtime's gate \
+                 reference in the same run (block by block: machine drift cancels), over testbed \
+                 `{testbed}`'s last {runs} runs (at most {last}).\n"
             );
             if shifts.is_empty() {
                 out.push_str("No change points in these runs.\n");
@@ -198,10 +234,10 @@ pub fn markdown(trends: &Trends) -> String {
                         out,
                         "| `{}` | {} | {:+.1} % | {} | {} | `{}` | {:.1e} |",
                         s.cell,
-                        s.metric.as_str(),
+                        quantity(s.metric, s.relative_to.as_deref()),
                         s.change * 100.0,
-                        value(s.metric, s.mean_before),
-                        value(s.metric, s.mean_after),
+                        value(s.metric, s.relative_to.as_deref(), s.mean_before),
+                        value(s.metric, s.relative_to.as_deref(), s.mean_after),
                         s.run_id,
                         s.pvalue
                     );
@@ -230,13 +266,16 @@ pub fn html(trends: &Trends) -> String {
                 out,
                 "<p>Each cell over testbed <code>{}</code>'s last runs (at most {last}): change \
                  points as dashed lines, this run as the filled dot.</p>\n<table class=\"trends\">\n\
-                 <tr><th>Cell</th><th>Bandwidth</th><th>p99</th></tr>",
+                 <tr><th>Cell</th><th>Bandwidth</th><th>p99</th><th>Bandwidth ÷ gate reference</th></tr>",
                 esc(testbed)
             );
             for cell in cells {
                 let _ = write!(out, "<tr><td><code>{}</code></td>", esc(&cell.cell));
                 for line in &cell.lines {
                     let _ = write!(out, "<td>{}</td>", chart(line, run_id));
+                }
+                if cell.lines.iter().all(|l| l.relative_to.is_none()) {
+                    out.push_str("<td>—</td>");
                 }
                 out.push_str("</tr>\n");
             }
@@ -255,6 +294,7 @@ fn chart(line: &Line, run_id: &str) -> String {
     if line.points.is_empty() {
         return "—".into();
     }
+    let relative_to = line.relative_to.as_deref();
     let (lo, hi) = line
         .points
         .iter()
@@ -274,9 +314,9 @@ fn chart(line: &Line, run_id: &str) -> String {
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" \
          viewBox=\"0 0 {W} {H}\" role=\"img\"><title>{} of the last {n} runs: {} to {}</title>",
-        line.metric.as_str(),
-        esc(&value(line.metric, lo)),
-        esc(&value(line.metric, hi))
+        esc(&quantity(line.metric, relative_to)),
+        esc(&value(line.metric, relative_to, lo)),
+        esc(&value(line.metric, relative_to, hi))
     );
     for &k in &line.changes {
         let cx = (x(k - 1) + x(k)) / 2.0;
@@ -307,7 +347,7 @@ fn chart(line: &Line, run_id: &str) -> String {
             if current { 3.5 } else { 1.5 },
             if current { "#000" } else { "#0072B2" },
             esc(id),
-            esc(&value(line.metric, *v))
+            esc(&value(line.metric, relative_to, *v))
         );
     }
     svg.push_str("</svg>");
