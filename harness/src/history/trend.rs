@@ -155,8 +155,9 @@ pub fn series(
         };
         let id = CellId::parse(&o.cell).filter(|id| id.runtime != runtime)?;
         let name = CellId::new(&id.matrix, runtime, id.clients, id.pattern).name();
-        let found = by_cell.get(&(o.run_id.as_str(), o.matrix.as_str(), name.as_str()))?;
-        (found.status == "passed").then_some(())?;
+        let found = by_cell
+            .get(&(o.run_id.as_str(), o.matrix.as_str(), name.as_str()))
+            .filter(|r| r.status == "passed")?;
         ratio(metric, o, found)
     };
     let mut all: Vec<Series> = Vec::new();
