@@ -28,7 +28,7 @@ use std::path::PathBuf;
 
 use iogate::judge::family::{Test, rejections};
 use iogate::judge::{Row, RowResult, Verdict, evaluate};
-use iogate::run::{CellRecord, Repetition, Summary};
+use iogate::run::{CellRecord, Repetition, Status, Summary};
 use iogate::spec::{MatrixFile, Metric};
 
 use common::{Rng, past_of, rate, runs_of};
@@ -129,7 +129,7 @@ fn main() {
     let cell = |s: &Summary, name: &str| -> Option<CellRecord> {
         s.cells
             .iter()
-            .find(|c| c.name == name && !c.repetitions.is_empty())
+            .find(|c| c.name == name && c.status == Status::Passed && !c.repetitions.is_empty())
             .cloned()
     };
     let mut series: Vec<(Vec<f64>, f64, Summary)> = Vec::new();
@@ -269,15 +269,16 @@ fn main() {
                     &past,
                     m.judge.threshold.get(),
                 );
+                let row = report.rows.into_iter().next();
                 let Some(Row {
                     result:
                         RowResult::Measured {
                             p_worse, verdict, ..
                         },
                     ..
-                }) = report.rows.into_iter().next()
+                }) = row
                 else {
-                    exit(format!("gate {gate_name} has no measured row"));
+                    exit(format!("gate {gate_name} has no measured row: {row:?}"));
                 };
                 let tests: Vec<Test> = std::iter::once(Test {
                     p: p_worse,

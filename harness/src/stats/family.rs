@@ -103,8 +103,9 @@ fn sum_sq(x: &[f64]) -> f64 {
 /// quantity on the same testbed.
 ///
 /// Two variance components: within a run (blocks scatter around the run's mean; pooled over
-/// every run with two or more blocks, this one included) and between runs (run means scatter
-/// more than their blocks explain: a machine state that lasts a run). The standard error is
+/// every run with two or more blocks, this one included, or this run's own when that is larger)
+/// and between runs (run means scatter more than their blocks explain: a machine state that
+/// lasts a run). The standard error is
 /// `√(σ_b² + σ_w²/k)`, degrees of freedom by Welch–Satterthwaite. Without history the data alone
 /// decide (σ_b unknown, taken as 0); `None` when nothing estimates the noise (one block, no
 /// history).
@@ -126,6 +127,16 @@ pub fn run_estimate(blocks: &[f64], history: &[Vec<f64>]) -> Option<Estimate> {
         }
     }
     let within = (df_w > 0.0).then(|| ss / df_w);
+    // This run's blocks scatter by this run's noise: when they scatter more than the runs
+    // pooled, their own variance stands (on its own degrees of freedom). A quiet history must
+    // not make a noisy run look precise: within-run σ of one ratio ranged 0.04–0.27 between
+    // runs here, and pooling a noisy run with quiet ones failed a row on its limit in 2.5 % of
+    // simulated runs against its nominal 0.2 % (docs/gates.md).
+    let own = (blocks.len() >= 2).then(|| sum_sq(blocks) / (k - 1.0));
+    let (run_within, df_run) = match (within, own) {
+        (Some(pooled), Some(own)) if own > pooled => (Some(own), k - 1.0),
+        _ => (within, df_w),
+    };
     let past: Vec<&Vec<f64>> = history.iter().filter(|r| !r.is_empty()).collect();
     let between = (past.len() >= 2).then(|| {
         let means: Vec<f64> = past.iter().map(|r| mean(r)).collect();
@@ -142,20 +153,20 @@ pub fn run_estimate(blocks: &[f64], history: &[Vec<f64>]) -> Option<Estimate> {
     });
     let estimate = mean(blocks);
     let (vb, df_b) = between.unwrap_or((0.0, 0.0));
-    let vw = within.map_or(0.0, |w| w / k);
+    let vw = run_within.map_or(0.0, |w| w / k);
     let var = vb + vw;
     if within.is_none() && between.is_none() {
         return None;
     }
     let df = if var == 0.0 {
-        df_w.max(df_b)
+        df_run.max(df_b)
     } else {
         let term = |v: f64, df: f64| if v > 0.0 && df > 0.0 { v * v / df } else { 0.0 };
-        let denom = term(vb, df_b) + term(vw, df_w);
+        let denom = term(vb, df_b) + term(vw, df_run);
         if denom > 0.0 {
             var * var / denom
         } else {
-            df_w.max(df_b)
+            df_run.max(df_b)
         }
     };
     Some(Estimate {
@@ -243,6 +254,16 @@ mod tests {
         let var_means: f64 = 4.0 * 0.01 / 3.0;
         assert!((e.se - var_means.sqrt()).abs() < 1e-9, "{e:?}");
         assert!((e.df - 3.0).abs() < 1e-9);
+        // A run noisier than its history is judged on its own scatter and degrees of freedom.
+        let quiet = vec![vec![0.01, -0.01]; 10];
+        let noisy = [0.3, -0.3, 0.3, -0.3];
+        let e = run_estimate(&noisy, &quiet).unwrap();
+        let own: f64 = 4.0 * 0.09 / 3.0;
+        assert!((e.se - (own / 4.0).sqrt()).abs() < 1e-9, "{e:?}");
+        assert!((e.df - 3.0).abs() < 1e-9, "{e:?}");
+        // A run quieter than its history keeps the pooled scatter and its degrees of freedom.
+        let e = run_estimate(&[0.01, -0.01], &vec![vec![0.2, -0.2]; 10]).unwrap();
+        assert!(e.se > 0.1 && e.df > 10.0, "{e:?}");
         // Single-block history: its scatter is between-run noise as far as anyone can tell.
         let e = run_estimate(&[0.0], &[vec![0.1], vec![-0.1], vec![0.0]]).unwrap();
         assert!((e.se - 0.1).abs() < 1e-9 && e.df == 2.0, "{e:?}");
