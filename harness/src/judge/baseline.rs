@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::history::{History, Observation, RunEntry, observed, ratio};
+use crate::judge::verdict::metric_of;
 use crate::run::{CellRecord, Status};
 use crate::spec::{CellId, Matrix, MatrixFile, Metric};
 use crate::stats::prediction::{p_lower_by, prediction_gap};
@@ -544,21 +545,13 @@ fn check_testbed(name: &str) -> Result<(), String> {
     }
 }
 
-/// A cell's value of `metric` (bytes/s, ns), when it has one.
 /// `record`'s value over `reference`'s, block by block as the history's ratios are
 /// ([`crate::history::ratio`]); from the aggregates when either has no repetitions.
 fn record_ratio(metric: Metric, record: &CellRecord, reference: &CellRecord) -> Option<f64> {
     let values = |r: &CellRecord| -> Vec<f64> {
         r.repetitions
             .iter()
-            .map(|rep| match metric {
-                Metric::Bw => rep.bw_bytes,
-                Metric::Iops => rep.iops,
-                Metric::P50 => rep.lat_ns.p50 as f64,
-                Metric::P90 => rep.lat_ns.p90 as f64,
-                Metric::P99 => rep.lat_ns.p99 as f64,
-                Metric::P99_9 => rep.lat_ns.p99_9 as f64,
-            })
+            .map(|rep| metric_of(metric, rep))
             .collect()
     };
     if record.repetitions.is_empty() || reference.repetitions.is_empty() {
@@ -567,6 +560,7 @@ fn record_ratio(metric: Metric, record: &CellRecord, reference: &CellRecord) -> 
     paired_log_ratio(&values(record), &values(reference)).map(f64::exp)
 }
 
+/// A cell's value of `metric` (bytes/s, ns), when it has one.
 fn cell_value(metric: Metric, record: &CellRecord) -> Option<f64> {
     let lat = record.lat_ns.as_ref();
     let value = match metric {
