@@ -136,9 +136,16 @@ pub fn of(
             .collect();
         runs.dedup();
         let first = runs.len().saturating_sub(last);
-        // Every cell of those runs: a relative line divides by the reference's cell.
+        let id = CellId::parse(cell);
+        let reference = id.as_ref().and_then(|id| references.get(&id.runtime));
+        let reference_cell = id
+            .as_ref()
+            .zip(reference)
+            .map(|(id, runtime)| CellId::new(&id.matrix, runtime, id.clients, id.pattern).name());
+        // The cell in those runs, and the reference's cell its relative line divides by.
         let window: Vec<Observation> = known
             .iter()
+            .filter(|o| o.cell == *cell || reference_cell.as_ref() == Some(&o.cell))
             .filter(|o| filter.matches(o) && runs[first..].contains(&o.run_id.as_str()))
             .cloned()
             .collect();
@@ -146,7 +153,6 @@ pub fn of(
             cell: Some(cell.clone()),
             ..filter
         };
-        let reference = CellId::parse(cell).and_then(|id| references.get(&id.runtime));
         let wanted = METRICS
             .iter()
             .map(|&m| (m, None))
