@@ -84,6 +84,8 @@ fn normalized(pod: &Value) -> Value {
     p["spec"]["nodeName"] = json!("<node>");
     p["spec"]["containers"][0]["volumeMounts"][0]["mountPath"] = json!("<dir>");
     p["spec"]["containers"][0]["volumeMounts"][0]["subPath"] = json!("<dir>");
+    // The guest probe's argument: the client's directory as the pod sees it.
+    p["spec"]["containers"][0]["args"][0] = json!("<dir>");
     p
 }
 
@@ -105,6 +107,12 @@ fn kata_c64_server_pods_spread_32_and_32() {
             first,
             "pod {} differs beyond name/node/dir",
             p["metadata"]["name"]
+        );
+        // The guest probe reads the mount of the very directory the server measures in.
+        let container = &p["spec"]["containers"][0];
+        assert_eq!(
+            container["args"][0],
+            container["volumeMounts"][0]["mountPath"]
         );
     }
     // The placement table: node → count, client range, ports, directories.
@@ -882,9 +890,39 @@ fn layout_completes() -> Vec<Step> {
     ]
 }
 
-/// The layout Job completes, then the client Job is created, completes, and its pod's log is `log`;
-/// then the namespace goes.
-fn client_completes_with(log: &str) -> Vec<Step> {
+/// The client pod's log when fio's output was `output`: a message on stderr, then the output
+/// gzip-compressed and base64-encoded in 76-column lines between the markers, as busybox prints it.
+fn client_pod_log(output: &str) -> String {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(output.as_bytes()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "fio: note: a message on stderr\niogate-output gzip+base64 bytes={}\n{}\niogate-output end\n",
+        output.len(),
+        lines.join("\n")
+    )
+}
+
+/// What server pod 0 logs first: the guest, as `SERVER_SCRIPT` prints it inside a Kata VM.
+const GUEST_LOG: &str = "iogate-guest kernel 6.1.62\niogate-guest cpus 1\n\
+    iogate-guest memory MemTotal:        2014512 kB\n\
+    iogate-guest mount kataShared /data/kata/c8/client0 virtiofs rw,relatime 0 0\n";
+
+/// The layout Job completes, then the client Job is created, completes, and fio's output in its
+/// pod's log is `output`; server pod 0's log tells its guest; then the namespace goes.
+fn client_completes_with(output: &str) -> Vec<Step> {
+    client_completes_with_log(&client_pod_log(output))
+}
+
+/// [`client_completes_with`], the client pod's log being `log` as it is.
+fn client_completes_with_log(log: &str) -> Vec<Step> {
     let mut steps = layout_completes();
     steps.extend([
         echo("/apis/batch/v1/namespaces/*/jobs"),
@@ -899,6 +937,14 @@ fn client_completes_with(log: &str) -> Vec<Step> {
             Reply::Text(log.to_owned()),
         )
         .with_query("container=fio"),
+        step(
+            "GET",
+            "/api/v1/namespaces/*/pods/fio-server-0/log",
+            Reply::Text(format!(
+                "{GUEST_LOG}fio: server listening on 10.244.1.10,8765\n"
+            )),
+        )
+        .with_query("limitBytes=65536"),
     ]);
     steps.extend(delete_steps());
     steps
@@ -996,7 +1042,21 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
         placement.contains("4 fio-server-4 worker-2 10.244.1.14 8765"),
         "{placement}"
     );
-    assert_eq!(out.logs, vec![dir.rel_path("r1.kubernetes.log")]);
+    assert_eq!(
+        out.logs,
+        vec![
+            dir.rel_path("r1.kubernetes.log"),
+            dir.rel_path("r1.client.log")
+        ]
+    );
+    // The guest server pod 0 printed: Kata's storage path and the VM's size, for provenance.
+    let guest = out.guest.expect("the guest server pod 0 reported");
+    assert_eq!(guest.seen_by, "fio-server-0 on worker-1");
+    assert_eq!(guest.kernel.as_deref(), Some("6.1.62"));
+    assert_eq!(guest.cpus, Some(1));
+    assert_eq!(guest.memory_bytes, Some(2014512 * 1024));
+    assert_eq!(guest.data_fs.as_deref(), Some("virtiofs"));
+    assert_eq!(guest.data_options.as_deref(), Some("rw,relatime"));
     let job_file = std::fs::read_to_string(dir.path("client7.fio")).unwrap();
     assert!(
         job_file.contains("directory=/data/kata/c8/client7"),
@@ -1013,9 +1073,17 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
         })
         .unwrap()
         .body;
-    let args = job["spec"]["template"]["spec"]["containers"][0]["args"]
-        .as_array()
-        .unwrap();
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let command = container["command"].as_array().unwrap();
+    assert_eq!(command[..2], [json!("sh"), json!("-c")]);
+    assert!(
+        command[2]
+            .as_str()
+            .unwrap()
+            .starts_with("fio \"$@\" --output=/tmp/fio.json"),
+        "{command:?}"
+    );
+    let args = container["args"].as_array().unwrap();
     assert_eq!(args[0], "--output-format=json+");
     assert_eq!(args[1], "--client=ip:10.244.1.10,8765");
     assert_eq!(args[2], "/jobs/client0.fio");
@@ -1833,21 +1901,43 @@ fn named_node_without_kata_is_missing() {
     );
 }
 
-/// A client log the kubelet rotated (only the newest part of fio's JSON is left) fails the cell
-/// with the kubelet setting to raise, and keeps the log.
+/// A client log the kubelet rotated (only the newest part of the encoded output is left) fails
+/// the cell with the kubelet setting to raise, and keeps the log.
 #[test]
 fn a_rotated_client_log_fails_with_the_kubelet_limit_to_raise() {
     let cell = cell("kata", 1, Pattern::Read);
     let spec = spec_of(&cell);
-    let tail = "      \"clat_ns\" : { \"min\" : 1 }\n    }\n  ]\n}\n";
+    let whole = client_pod_log(include_str!("fixtures/fio/client-log-1server-4threads.txt"));
+    let newest = &whole[whole.len() / 2..];
     let mut steps = preflight_steps(&spec);
     steps.extend(create_steps(1));
     steps.push(pod_list_step(0, ready_status));
-    steps.extend(client_completes_with(tail));
+    steps.extend(client_completes_with_log(newest));
     let (err, _) = run_failing(&cell, steps, "rotated");
     let text = err.to_string();
     assert!(
-        text.contains("containerLogMaxSize") && text.contains("r1.json"),
+        text.contains("containerLogMaxSize") && text.contains("r1.client.log"),
+        "{text}"
+    );
+}
+
+/// An output that lost part of its encoded text on the way fails the cell; it is never parsed
+/// as numbers.
+#[test]
+fn a_client_log_cut_in_the_middle_fails_the_cell() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let whole = client_pod_log(include_str!("fixtures/fio/client-log-1server-4threads.txt"));
+    let lines: Vec<&str> = whole.lines().collect();
+    let cut: Vec<&str> = lines[..4].iter().chain(&lines[8..]).copied().collect();
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(1));
+    steps.push(pod_list_step(0, ready_status));
+    steps.extend(client_completes_with_log(&cut.join("\n")));
+    let (err, _) = run_failing(&cell, steps, "cut");
+    let text = err.to_string();
+    assert!(
+        text.contains("not whole") && text.contains("r1.client.log"),
         "{text}"
     );
 }

@@ -321,7 +321,14 @@ pub(crate) fn environment(env: &Environment, order: &[String]) -> (Table, Table)
                 Cell::text(info.handler.unwrap_or_default()),
                 Cell::text(info.version.unwrap_or_default()),
                 Cell::text(info.hosts.join("; ")),
-                Cell::text(info.notes.join("; ")),
+                Cell::text(
+                    info.guest
+                        .iter()
+                        .map(|g| describe_guest(g))
+                        .chain(info.notes.iter().cloned())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
             ]),
             RuntimeEntry::Unavailable(why) => row.extend([
                 Cell::with("unavailable", Kind::Skipped),
@@ -363,9 +370,50 @@ fn runtime_entry(value: &serde_json::Value) -> RuntimeEntry {
     }
 }
 
+/// A guest in one line: `guest fio-server-0 on worker-1: kernel 6.1.62, 1 CPU, 1.9 GiB; its
+/// directory on virtiofs (rw,relatime)`.
+fn describe_guest(guest: &crate::fixture::GuestInfo) -> String {
+    let mut parts = Vec::new();
+    if let Some(kernel) = &guest.kernel {
+        parts.push(format!("kernel {kernel}"));
+    }
+    if let Some(cpus) = guest.cpus {
+        parts.push(format!("{cpus} CPU{}", if cpus == 1 { "" } else { "s" }));
+    }
+    if let Some(bytes) = guest.memory_bytes {
+        parts.push(fmt_bytes(bytes));
+    }
+    let mut text = format!("guest ({}): {}", guest.seen_by, parts.join(", "));
+    if let Some(fs) = &guest.data_fs {
+        text.push_str(&format!(
+            "; its directory on {fs} ({})",
+            guest.data_options.as_deref().unwrap_or("")
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guest_reads_as_one_line() {
+        let guest = crate::fixture::GuestInfo {
+            seen_by: "fio-server-0 on worker-1".into(),
+            kernel: Some("6.1.62".into()),
+            cpus: Some(1),
+            memory_bytes: Some(2 << 30),
+            data_source: Some("kataShared".into()),
+            data_fs: Some("virtiofs".into()),
+            data_options: Some("rw,relatime".into()),
+        };
+        assert_eq!(
+            describe_guest(&guest),
+            "guest (fio-server-0 on worker-1): kernel 6.1.62, 1 CPU, 2 GiB; \
+             its directory on virtiofs (rw,relatime)"
+        );
+    }
 
     fn cell(name: &str, apart: &[Option<f64>]) -> crate::run::CellRecord {
         let reps: Vec<serde_json::Value> = apart

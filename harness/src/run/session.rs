@@ -432,9 +432,27 @@ impl Session {
                 run.record.status = Status::Failed;
                 run.record.reason = Some(e.to_string());
             }
-            (Ok(()), None) => {}
+            (Ok(()), None) => self.note_guest(cell, &run.record),
         }
         run.elapsed += started.elapsed();
+    }
+
+    /// Adds the first guest a runtime's servers reported to its entry in `environment.json`, so
+    /// the report's runtime table shows what every cell of it ran in.
+    fn note_guest(&mut self, cell: &Cell, record: &CellRecord) {
+        let Some(guest) = &record.provenance.runtime.guest else {
+            return;
+        };
+        let entry = self.env.runtimes.get_mut(cell.runtime.name.as_str());
+        if let Some(serde_json::Value::Object(entry)) = entry
+            && !entry.contains_key("guest")
+        {
+            entry.insert(
+                "guest".into(),
+                serde_json::to_value(guest).unwrap_or_default(),
+            );
+            let _ = self.record_runtimes();
+        }
     }
 
     /// Completes a cell after its last repetition (or its failure) and persists it.
@@ -609,6 +627,17 @@ fn measure(
             return Err(e);
         }
     };
+    if let Some(guest) = raw.guest {
+        let runtime = &mut record.provenance.runtime;
+        match &runtime.guest {
+            None => runtime.guest = Some(Box::new(guest)),
+            Some(first) if **first == guest => {}
+            Some(first) => runtime.notes.push(format!(
+                "repetition {rep}'s guest differs from the first's ({}): {guest:?}",
+                first.seen_by
+            )),
+        }
+    }
     record.raw.push(raw.json.display().to_string());
     record
         .logs

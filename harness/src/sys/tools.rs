@@ -97,9 +97,60 @@ pub fn ldd(exe: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
+/// A statically linked busybox, for an image or initramfs that has no libraries of its own:
+/// `$IOGATE_BUSYBOX`, `/bin/busybox` or `/usr/bin/busybox`. `purpose` says what needs it.
+pub(crate) fn static_busybox(purpose: &str) -> Result<PathBuf> {
+    let candidates = crate::settings::settings()
+        .busybox
+        .clone()
+        .into_iter()
+        .chain(["/bin/busybox", "/usr/bin/busybox"].map(PathBuf::from));
+    for c in candidates {
+        if c.is_file() && is_static_elf(&c) {
+            return Ok(c);
+        }
+    }
+    Err(Error::Missing {
+        what: format!("a static busybox (for {purpose})"),
+        how: "install it: `apt-get install busybox-static` (or run `.ci/setup`)".into(),
+    })
+}
+
+/// An ELF file without a `PT_INTERP` program header (no dynamic loader).
+fn is_static_elf(path: &Path) -> bool {
+    let Ok(data) = std::fs::read(path) else {
+        return false;
+    };
+    let u16_at = |o: usize| {
+        data.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u64_at = |o: usize| {
+        data.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+    };
+    if data.get(..5) != Some(b"\x7fELF\x02") {
+        return false;
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    (0..phnum).all(|i| {
+        let o = phoff + i * phentsize;
+        data.get(o..o + 4) != Some(&3u32.to_le_bytes()[..])
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn busybox_static_check_reads_program_headers() {
+        // The test binary itself is dynamically linked.
+        assert!(!is_static_elf(&std::env::current_exe().unwrap()));
+    }
 
     #[test]
     fn finds_and_runs_a_program() {
