@@ -921,9 +921,29 @@ fn client_completes_with(output: &str) -> Vec<Step> {
     client_completes_with_log(&client_pod_log(output))
 }
 
+/// A `sync` pod is created on each worker, and they all succeed.
+fn workers_settle() -> Vec<Step> {
+    vec![
+        echo("/api/v1/namespaces/*/pods").repeating(),
+        step_with("GET", "/api/v1/namespaces/*/pods", |_, seen| {
+            let settled: Vec<Value> = seen
+                .iter()
+                .filter(|s| {
+                    s.method == "POST"
+                        && s.body["metadata"]["labels"]["app.kubernetes.io/component"] == "settle"
+                })
+                .map(|s| with_status(s.body.clone(), json!({ "phase": "Succeeded" })))
+                .collect();
+            Reply::Json(200, list("PodList", "v1", settled))
+        })
+        .with_query("app.kubernetes.io/component=settle"),
+    ]
+}
+
 /// [`client_completes_with`], the client pod's log being `log` as it is.
 fn client_completes_with_log(log: &str) -> Vec<Step> {
     let mut steps = layout_completes();
+    steps.extend(workers_settle());
     steps.extend([
         echo("/apis/batch/v1/namespaces/*/jobs"),
         job_status_step(json!([{ "type": "Complete", "status": "True" }])),
@@ -1017,15 +1037,16 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     let seen = api.finish(fixture);
 
     insta::assert_json_snapshot!("kata_runtime_info", info);
-    // The namespace records how long it may live: readiness 1 s + layout 5 s + measuring 5 s +
-    // stuck grace 0 + cleanup 5 s + a minute's slack (short_options).
+    // The namespace records how long it may live: readiness 1 s + layout 5 s + settling under
+    // the layout's bound 5 s + measuring 5 s + stuck grace 0 + cleanup 5 s + a minute's slack
+    // (short_options).
     let namespace = seen
         .iter()
         .find(|s| s.method == "POST" && s.path == "/api/v1/namespaces")
         .expect("a namespace was created");
     assert_eq!(
         namespace.body["metadata"]["annotations"]["iogate/lifetime-seconds"],
-        "76"
+        "81"
     );
     assert_eq!(out.json, dir.rel_path("r1.json"));
     assert_eq!(
@@ -1157,10 +1178,42 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
         .rposition(|s| s.method == "POST" && is_dry_run(s))
         .unwrap();
     assert!(last_dry_run < first_real, "dry-runs come first");
-    // Pods: 4 + 4 over the two workers, under kata-qemu.
+    // Between the layout and the measured Job, a `sync` pod on each worker, under the node's
+    // own handler (no RuntimeClass: a Kata VM's sync would not reach the node), as nobody.
+    let position = |pred: &dyn Fn(&Seen) -> bool| seen.iter().position(pred).unwrap();
+    let settle: Vec<(usize, &Value)> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.method == "POST"
+                && s.body["metadata"]["labels"]["app.kubernetes.io/component"] == "settle"
+        })
+        .map(|(i, s)| (i, &s.body))
+        .collect();
+    assert_eq!(settle.len(), 2, "one per worker");
+    for ((i, pod), node) in settle.iter().zip(NODES) {
+        assert_eq!(pod["spec"]["nodeName"], node);
+        assert_eq!(pod["spec"].get("runtimeClassName"), None);
+        assert_eq!(
+            pod["spec"]["containers"][0]["command"],
+            json!(["sh", "-c", "sync"])
+        );
+        assert_eq!(
+            pod["spec"]["containers"][0]["securityContext"]["runAsNonRoot"],
+            true
+        );
+        assert!(*i > position(&|s| s.body["metadata"]["name"] == "fio-layout"));
+        assert!(*i < position(&|s| s.body["metadata"]["name"] == "fio-client"));
+    }
+    // Server pods: 4 + 4 over the two workers, under kata-qemu.
     let pods: Vec<&Value> = seen
         .iter()
-        .filter(|s| s.method == "POST" && s.path.ends_with("/pods") && !is_dry_run(s))
+        .filter(|s| {
+            s.method == "POST"
+                && s.path.ends_with("/pods")
+                && !is_dry_run(s)
+                && s.body["metadata"]["labels"]["app.kubernetes.io/component"] == "server"
+        })
         .map(|s| &s.body)
         .collect();
     assert_eq!(pods.len(), 8);
@@ -1454,6 +1507,7 @@ fn failed_client_job_reports_its_log_tail() {
     steps.extend(create_steps(1));
     steps.push(pod_list_step(0, ready_status));
     steps.extend(layout_completes());
+    steps.extend(workers_settle());
     steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
     steps.push(job_status_step(json!([{
         "type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
@@ -1921,6 +1975,46 @@ fn a_rotated_client_log_fails_with_the_kubelet_limit_to_raise() {
     );
 }
 
+/// A worker whose `sync` pod fails (here: its node rejected it) fails the cell before anything is
+/// measured, naming the pod, and the namespace goes.
+#[test]
+fn a_worker_that_cannot_settle_fails_the_cell_before_measuring() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps = preflight_steps(&spec);
+    steps.extend(create_steps(1));
+    steps.push(pod_list_step(0, ready_status));
+    steps.extend(layout_completes());
+    steps.push(echo("/api/v1/namespaces/*/pods"));
+    steps.push(
+        step_with("GET", "/api/v1/namespaces/*/pods", |_, seen| {
+            let pod = seen
+                .last()
+                .expect("the settle pod was created")
+                .body
+                .clone();
+            let failed = json!({ "phase": "Failed", "reason": "OutOfmemory",
+                                 "message": "Pod was rejected: Node didn't have enough resource" });
+            Reply::Json(200, list("PodList", "v1", vec![with_status(pod, failed)]))
+        })
+        .with_query("app.kubernetes.io/component=settle"),
+    );
+    steps.extend(delete_steps());
+    let (err, seen) = run_failing(&cell, steps, "nosettle");
+    let text = err.to_string();
+    assert!(
+        text.contains("settling the workers (worker-1") && text.contains("fio-settle-1"),
+        "{text}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.body["metadata"]["name"] == "fio-client"),
+        "nothing measured"
+    );
+    assert_namespace_deleted(&seen);
+}
+
 /// An output that lost part of its encoded text on the way fails the cell; it is never parsed
 /// as numbers.
 #[test]
@@ -2114,9 +2208,9 @@ fn manifests_command_prints_the_seed_kata_c64_cell() {
     let text = String::from_utf8(out.stdout).unwrap();
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("YAML documents");
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds.len(), 1 + 1 + 1 + 64 + 2, "{kinds:?}");
+    assert_eq!(kinds.len(), 1 + 1 + 1 + 64 + 1 + 2 + 1, "{kinds:?}");
     assert_eq!(
-        (kinds[0], kinds[1], kinds[2], kinds[3], kinds[67], kinds[68]),
+        (kinds[0], kinds[1], kinds[2], kinds[3], kinds[67], kinds[70]),
         (
             "Namespace",
             "NetworkPolicy",
@@ -2134,8 +2228,14 @@ fn manifests_command_prints_the_seed_kata_c64_cell() {
         docs[67]["spec"]["activeDeadlineSeconds"],
         60 + (8u64 << 40) / (20 << 20)
     );
-    assert_eq!(docs[68]["metadata"]["name"], "fio-client");
-    assert_eq!(docs[68]["spec"]["activeDeadlineSeconds"], 60 + 5 + 60);
+    // Between them, a `sync` pod on each of the two workers.
+    for (doc, n) in docs[68..70].iter().zip(1..) {
+        assert_eq!(doc["kind"], "Pod");
+        assert_eq!(doc["metadata"]["name"], format!("fio-settle-{n}"));
+        assert_eq!(doc["spec"]["nodeName"], format!("node-{n}"));
+    }
+    assert_eq!(docs[70]["metadata"]["name"], "fio-client");
+    assert_eq!(docs[70]["spec"]["activeDeadlineSeconds"], 60 + 5 + 60);
     assert_eq!(
         docs[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
         "privileged"
@@ -2157,8 +2257,10 @@ fn manifests_command_prints_the_seed_kata_c64_cell() {
         );
     }
     same_as_typed::<k8s_openapi::api::batch::v1::Job>(&docs[67]);
-    same_as_typed::<k8s_openapi::api::batch::v1::Job>(&docs[68]);
-    let affinity = &docs[68]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    same_as_typed::<k8s_openapi::api::core::v1::Pod>(&docs[68]);
+    same_as_typed::<k8s_openapi::api::core::v1::Pod>(&docs[69]);
+    same_as_typed::<k8s_openapi::api::batch::v1::Job>(&docs[70]);
+    let affinity = &docs[70]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
         ["nodeSelectorTerms"][0]["matchExpressions"][0];
     assert_eq!(affinity["operator"], "NotIn");
     assert_eq!(affinity["values"], json!(["node-1", "node-2"]));
