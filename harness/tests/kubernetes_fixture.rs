@@ -942,6 +942,11 @@ fn workers_settle() -> Vec<Step> {
 
 /// [`client_completes_with`], the client pod's log being `log` as it is.
 fn client_completes_with_log(log: &str) -> Vec<Step> {
+    client_completes_with_guest(log, GUEST_LOG)
+}
+
+/// [`client_completes_with_log`], server pod 0's log starting with `guest`.
+fn client_completes_with_guest(log: &str, guest: &str) -> Vec<Step> {
     let mut steps = layout_completes();
     steps.extend(workers_settle());
     steps.extend([
@@ -961,7 +966,7 @@ fn client_completes_with_log(log: &str) -> Vec<Step> {
             "GET",
             "/api/v1/namespaces/*/pods/fio-server-0/log",
             Reply::Text(format!(
-                "{GUEST_LOG}fio: server listening on 10.244.1.10,8765\n"
+                "{guest}fio: server listening on 10.244.1.10,8765\n"
             )),
         )
         .with_query("limitBytes=65536"),
@@ -1074,6 +1079,7 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     let guest = out.guest.expect("the guest server pod 0 reported");
     assert_eq!(guest.seen_by, "fio-server-0 on worker-1");
     assert_eq!(guest.kernel.as_deref(), Some("6.1.62"));
+    assert_eq!(guest.node_kernel.as_deref(), Some("6.1.0-37-amd64"));
     assert_eq!(guest.cpus, Some(1));
     assert_eq!(guest.memory_bytes, Some(2014512 * 1024));
     assert_eq!(guest.data_fs.as_deref(), Some("virtiofs"));
@@ -1973,6 +1979,50 @@ fn a_rotated_client_log_fails_with_the_kubelet_limit_to_raise() {
         text.contains("containerLogMaxSize") && text.contains("r1.client.log"),
         "{text}"
     );
+}
+
+/// A runtime without a RuntimeClass runs under the node's default handler, taken for runc: a
+/// server that saw a kernel of its own (a lab whose default handler is Kata) fails the cell, which
+/// would otherwise report a VM's numbers as runc's. The node's own kernel passes.
+#[test]
+fn a_default_handler_that_is_not_runc_fails_the_cell() {
+    let cell = cell("selected", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    assert_eq!(spec.runtime_class, None);
+    let flow = |guest: &str| {
+        let mut steps = preflight_steps(&spec);
+        steps.extend(create_steps(1));
+        steps.push(pod_list_step(0, ready_status));
+        let output = include_str!("fixtures/fio/client-log-1server-4threads.txt");
+        steps.extend(client_completes_with_guest(&client_pod_log(output), guest));
+        steps
+    };
+    let (err, seen) = run_failing(&cell, flow(GUEST_LOG), "defaultvm");
+    let text = err.to_string();
+    assert!(
+        text.contains("ran under kernel 6.1.62, but its node reports 6.1.0-37-amd64")
+            && text.contains("runtime_class"),
+        "{text}"
+    );
+    assert!(
+        seen.iter().any(|s| s.method == "DELETE"),
+        "namespace deleted"
+    );
+
+    let runc_guest = "iogate-guest kernel 6.1.0-37-amd64\n";
+    let (client, api) = mock(flow(runc_guest));
+    let mut fixture = KubernetesFixture::with_client(spec.clone(), client, short_options());
+    fixture.preflight().expect("preflight");
+    let run_dir = temp_dir("defaultrunc");
+    let out = fixture
+        .run(&cell, 1, &cell_dir(&run_dir, &cell))
+        .expect("the node's own kernel: runc");
+    api.finish(fixture);
+    assert_eq!(
+        out.guest.and_then(|g| g.kernel).as_deref(),
+        Some("6.1.0-37-amd64")
+    );
+    std::fs::remove_dir_all(run_dir).ok();
 }
 
 /// A worker whose `sync` pod fails (here: its node rejected it) fails the cell before anything is

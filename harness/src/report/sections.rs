@@ -374,8 +374,12 @@ fn runtime_entry(value: &serde_json::Value) -> RuntimeEntry {
 /// directory on virtiofs (rw,relatime)`.
 fn describe_guest(guest: &crate::fixture::GuestInfo) -> String {
     let mut parts = Vec::new();
-    if let Some(kernel) = &guest.kernel {
-        parts.push(format!("kernel {kernel}"));
+    match (&guest.kernel, &guest.node_kernel) {
+        (Some(kernel), Some(node)) if kernel != node => {
+            parts.push(format!("kernel {kernel} (the node's {node})"))
+        }
+        (Some(kernel), _) => parts.push(format!("kernel {kernel}")),
+        (None, _) => {}
     }
     if let Some(cpus) = guest.cpus {
         parts.push(format!("{cpus} CPU{}", if cpus == 1 { "" } else { "s" }));
@@ -402,6 +406,7 @@ mod tests {
         let guest = crate::fixture::GuestInfo {
             seen_by: "fio-server-0 on worker-1".into(),
             kernel: Some("6.1.62".into()),
+            node_kernel: Some("6.8.0-1".into()),
             cpus: Some(1),
             memory_bytes: Some(2 << 30),
             data_source: Some("kataShared".into()),
@@ -410,7 +415,7 @@ mod tests {
         };
         assert_eq!(
             describe_guest(&guest),
-            "guest (fio-server-0 on worker-1): kernel 6.1.62, 1 CPU, 2 GiB; \
+            "guest (fio-server-0 on worker-1): kernel 6.1.62 (the node's 6.8.0-1), 1 CPU, 2 GiB; \
              its directory on virtiofs (rw,relatime)"
         );
     }
