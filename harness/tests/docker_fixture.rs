@@ -190,6 +190,21 @@ fn runs(cell: &Cell) {
     for log in &raw.logs {
         assert!(dir.run_dir.join(log).exists(), "{log:?} missing");
     }
+    // What the first server saw from inside its sandbox: runc shares this machine's kernel;
+    // gVisor has its own, and reaches `/data` through its gofer.
+    let guest = raw.guest.clone().expect("the first server told its guest");
+    let host_kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(guest.node_kernel.as_deref(), Some(host_kernel.trim()));
+    assert_eq!(
+        guest.kernel == guest.node_kernel,
+        handler == "runc",
+        "{handler}: {guest:?}"
+    );
+    // (runsc 20221219 here: `9p` with `cache=remote_revalidating`.)
+    assert!(
+        guest.data_fs.is_some() && guest.data_options.is_some(),
+        "{guest:?}"
+    );
 
     let text = std::fs::read_to_string(dir.run_dir.join(&raw.json)).unwrap();
     let doc: serde_json::Value = serde_json::from_str(&text[text.find('{').unwrap()..]).unwrap();

@@ -257,7 +257,8 @@ pub struct DockerRuntime {
     /// OCI runtime handler registered with the engine (`runc`, `runsc`, `kata-runtime`, ...).
     #[serde(default = "default_handler")]
     pub handler: String,
-    /// fio image; default: built by the harness from the host's fio.
+    /// fio image; default: built by the harness from the host's fio. It needs `fio` and a `sh`
+    /// with `grep`, `sed` and `uname` (the built one has busybox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// CPUs each server container may use (`docker run --cpus`), e.g. `0.5`.
@@ -403,7 +404,8 @@ pub struct KubernetesRuntime {
     /// RuntimeClass for the server pods (`kata-qemu`, `gvisor`, ...); none means the node's default (runc).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_class: Option<String>,
-    /// fio image the pods run.
+    /// fio image the pods run. It needs `fio` and a `sh` with `gzip`, `base64`, `grep`, `sed`,
+    /// `wc` and `uname` (the image `iogate image` builds has busybox).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// Run the fio servers in the node's network namespace (`hostNetwork`), ports 8765 + slot.
