@@ -22,6 +22,7 @@ pub fn import_run(history: &History, dir: &Path) -> Result<(RunEntry, usize)> {
         kernel: String::new(),
         fio: String::new(),
         hostname: String::new(),
+        testbed: None,
         cpus: 0,
         matrix: summary.matrix.clone(),
         matrix_path: String::new(),

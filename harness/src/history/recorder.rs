@@ -39,12 +39,14 @@ pub fn run_entry(env: &Environment, dir: &Path, fingerprint: Testbed) -> RunEntr
     }
 }
 
-/// The testbed a run's numbers belong to: `IOGATE_TESTBED`, else the run's host name.
+/// The testbed a run's numbers belong to: the one its `environment.json` records (the run's
+/// `IOGATE_TESTBED`, else its host name), else its host name. Never this process's setting: a run
+/// imported or judged later keeps the testbed it was measured on.
 pub fn testbed_name(env: &Environment) -> String {
-    settings()
-        .testbed
+    env.testbed
         .clone()
-        .or_else(|| Some(env.hostname.clone()).filter(|h| !h.is_empty()))
+        .or_else(|| Some(env.hostname.clone()))
+        .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "unnamed".into())
 }
 
@@ -132,4 +134,28 @@ fn complain(e: &crate::Error) {
         "iogate: {e}\niogate: cells are not recorded in the history; the run directory keeps them \
          all (`iogate history import DIR` adds them later)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(testbed: Option<&str>, hostname: &str) -> Environment {
+        serde_json::from_value(serde_json::json!({
+            "iogate": "0.1.0", "kernel": "6.1.0", "fio": "fio-3.33", "hostname": hostname,
+            "testbed": testbed, "cpus": 2, "matrix": "m", "matrix_path": "m.yaml",
+            "matrix_hash": "h", "run_id": "r", "started_at": "2026-01-01T00:00:00Z",
+            "runtimes": {}
+        }))
+        .expect("an environment")
+    }
+
+    /// A run's testbed is what it recorded, else its host name; never this process's
+    /// `IOGATE_TESTBED` (CI sets one while its tests import runs of other testbeds).
+    #[test]
+    fn a_run_keeps_the_testbed_it_was_measured_on() {
+        assert_eq!(testbed_name(&environment(Some("lab1"), "node7")), "lab1");
+        assert_eq!(testbed_name(&environment(None, "node7")), "node7");
+        assert_eq!(testbed_name(&environment(None, "")), "unnamed");
+    }
 }

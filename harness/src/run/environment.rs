@@ -23,6 +23,11 @@ pub struct Environment {
     pub fio: String,
     /// Host name of the machine running the harness.
     pub hostname: String,
+    /// The testbed the run's numbers belong to (`IOGATE_TESTBED`, else the host name), as the
+    /// history and the baselines key them. Absent in runs written before it was recorded: their
+    /// host name is their testbed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub testbed: Option<String>,
     /// CPUs available to the harness.
     pub cpus: usize,
     /// Matrix name.

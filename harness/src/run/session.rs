@@ -84,13 +84,21 @@ impl Session {
         let latest = base.join(&name).join("latest");
         let _ = std::fs::remove_file(&latest);
         let _ = std::os::unix::fs::symlink(run_id, &latest);
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_default();
         let mut env = Environment {
             iogate: env!("CARGO_PKG_VERSION").into(),
             kernel: kernel(),
             fio: crate::fio::client::version().unwrap_or_else(|e| e.to_string()),
-            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_owned())
-                .unwrap_or_default(),
+            testbed: Some(
+                settings()
+                    .testbed
+                    .clone()
+                    .unwrap_or_else(|| hostname.clone()),
+            )
+            .filter(|t| !t.is_empty()),
+            hostname,
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             matrix: name,
             matrix_path: matrix.path.display().to_string(),
@@ -102,6 +110,7 @@ impl Session {
         match joined {
             Some(existing) => {
                 env.started_at = existing.started_at;
+                env.testbed = existing.testbed.or(env.testbed);
                 env.runtimes = existing.runtimes;
             }
             None => lay_out_afresh(&matrix)?,
