@@ -144,7 +144,7 @@ fn baselines_hold_the_testbeds_last_runs_with_ratios_to_the_reference() {
     let dir = tempfile::tempdir().unwrap();
     let file = matrix(dir.path());
     let store = History::open(&history(dir.path())).unwrap();
-    let built = baseline::build(&store, "lab1", &file, 4).unwrap();
+    let built = baseline::build(&store, "lab1", &file, 4, None).unwrap();
     let names: Vec<&str> = built.baselines.iter().map(|b| b.cell.as_str()).collect();
     assert_eq!(
         names,
@@ -189,7 +189,7 @@ fn baselines_hold_the_testbeds_last_runs_with_ratios_to_the_reference() {
     assert!(built.baselines[0].ratio_to.is_none());
 
     // A testbed without runs of the matrix is an error naming it.
-    let none = baseline::build(&store, "nowhere", &file, 10).unwrap_err();
+    let none = baseline::build(&store, "nowhere", &file, 10, None).unwrap_err();
     assert!(
         none.contains("no run of matrix `bl` on testbed `nowhere`"),
         "{none}"
@@ -201,7 +201,7 @@ fn snapshot_format() {
     let dir = tempfile::tempdir().unwrap();
     let file = matrix(dir.path());
     let history = History::open(&history(dir.path())).unwrap();
-    let built = baseline::build(&history, "lab1", &file, 10).unwrap();
+    let built = baseline::build(&history, "lab1", &file, 10, None).unwrap();
     let store = Store::new(dir.path().join("snapshots"));
     let gvisor = &built.baselines[2];
     let written = store.write(gvisor, true).unwrap();
@@ -230,7 +230,7 @@ fn pending_baselines_count_only_once_accepted_and_unchanged_ones_are_not_rewritt
     let dir = tempfile::tempdir().unwrap();
     let file = matrix(dir.path());
     let history = History::open(&history(dir.path())).unwrap();
-    let built = baseline::build(&history, "lab1", &file, 10).unwrap();
+    let built = baseline::build(&history, "lab1", &file, 10, None).unwrap();
     let store = Store::new(dir.path().join("snapshots"));
     let host = &built.baselines[0];
     let Written::Pending(pending) = store.write(host, false).unwrap() else {
@@ -281,7 +281,7 @@ fn a_run_is_checked_against_its_baseline_one_sided() {
     let file = matrix(dir.path());
     let history = History::open(&history(dir.path())).unwrap();
     let store = Store::new(dir.path().join("snapshots"));
-    for b in baseline::build(&history, "lab1", &file, 10)
+    for b in baseline::build(&history, "lab1", &file, 10, None)
         .unwrap()
         .baselines
     {
@@ -408,11 +408,11 @@ fn the_record_command_writes_pending_baselines_and_accepts_them() {
     let (ok, out) = iogate(&["--testbed", "lab1", "--last", "5"]);
     assert!(ok, "{out}");
     assert!(
-        out.contains("lab1/bl__gvisor__c1__read.snap.new (5 runs, ratio to host)"),
+        out.contains("lab1/bl__gvisor__c1__read.snap.new (5 runs in 5 session(s), ratio to host)"),
         "{out}"
     );
     assert!(
-        out.contains("lab1/bl__host__c1__read.snap.new (5 runs)"),
+        out.contains("lab1/bl__host__c1__read.snap.new (5 runs in 5 session(s))"),
         "{out}"
     );
     assert!(
@@ -496,7 +496,7 @@ workload:
         bw.push(record.bw_bytes.unwrap());
     }
     let store = Store::new(dir.path().join("snapshots"));
-    let built = baseline::build(&history, "here", &matrix(None), 10).unwrap();
+    let built = baseline::build(&history, "here", &matrix(None), 10, None).unwrap();
     store.write(&built.baselines[0], true).unwrap();
 
     let threads = 2.0;
@@ -509,4 +509,155 @@ workload:
     // The cap, not noise, made it slower.
     assert!(row.measured / row.expected < 0.6, "{}", check.table());
     assert!(row.p_worse < 0.01, "{}", check.table());
+}
+
+/// `runs` runs of `bl` on `lab1` starting at `start` (RFC 3339), `apart` minutes apart: host
+/// read at `host` bytes/s × a little noise, gVisor read at `ratio` of the host.
+fn session(history: &History, start: &str, apart: i64, host: f64, ratio: f64) {
+    let start: jiff::Timestamp = start.parse().unwrap();
+    let noise = [1.0, 1.03, 0.98, 1.01, 0.97];
+    for (k, wobble) in noise.iter().enumerate() {
+        let at = start + jiff::SignedDuration::from_mins(apart * k as i64);
+        let mut entry = run_entry(k, "lab1", "eeeeeeeeeeee");
+        entry.run_id = format!("{}-{k}", at.strftime("%Y%m%dT%H%M%SZ"));
+        entry.started_at = at.to_string();
+        let host_bw = host * wobble;
+        let gvisor_bw = host_bw * ratio * noise[(k + 2) % noise.len()];
+        let cells = [
+            cell("bl/host/c1/read", Some(host_bw), 500_000, 2_000_000),
+            cell("bl/gvisor/c1/read", Some(gvisor_bw), 3_000_000, 9_000_000),
+        ];
+        history.record(&entry, &cells).unwrap();
+    }
+}
+
+fn gvisor_against(store: &Store, gvisor: f64, host: f64) -> iogate::judge::baseline::BaselineCheck {
+    let record = cell("bl/gvisor/c1/read", Some(gvisor), 3_000_000, 9_000_000);
+    let reference = cell("bl/host/c1/read", Some(host), 500_000, 2_000_000);
+    match store
+        .check("lab1", &record, Some(&reference), 0.05)
+        .unwrap()
+    {
+        Outcome::Checked(check) => check,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Five runs minutes apart are one session: its σ is the scatter within the session, blind to
+/// the drift between sessions, so its rows are advisory. A 2× drop is reported, never failed,
+/// and the check is ignored (not passed) with the table.
+#[test]
+fn a_baseline_of_one_session_is_advisory_and_decides_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let history = History::open(&Location::Sqlite(dir.path().join("h.sqlite"))).unwrap();
+    session(&history, "2026-01-01T10:00:00Z", 5, 1e9, 0.2);
+    let store = Store::new(dir.path().join("snapshots"));
+    for b in baseline::build(&history, "lab1", &file, 10, None)
+        .unwrap()
+        .baselines
+    {
+        assert!(b.metrics.values().all(|s| s.sessions.len() == 1), "{b:?}");
+        store.write(&b, true).unwrap();
+    }
+    let slow = gvisor_against(&store, 1e8, 1e9);
+    assert!(slow.rows.iter().all(|r| r.sessions == 1 && !r.decisive()));
+    assert!(slow.table().contains("(advisory)"), "{}", slow.table());
+    let bw = slow.rows.iter().find(|r| r.label() == "bw ÷ host").unwrap();
+    assert!(bw.p_worse < 1e-3, "{}", slow.table());
+    // Whatever the correction said, advisory rows do not fail.
+    let Decision::Ignore(why) = of_baseline(&slow, &vec![true; slow.rows.len()]) else {
+        panic!("a baseline of one session decides nothing");
+    };
+    assert!(
+        why.contains("advisory only (worse: bw, bw ÷ host)"),
+        "{why}"
+    );
+    assert!(why.contains("2 sessions"), "{why}");
+}
+
+/// The stored baselines' sessions are kept when recording from a history that no longer has
+/// their runs (a fresh machine of the testbed), so the drift between sessions is measured: an
+/// absolute row widens by it, a ratio row, where the drift cancels, stays sharp. A session the
+/// history still has is not counted twice, and a baseline written before sessions were recorded
+/// is kept as one session.
+#[test]
+fn sessions_of_the_stored_baselines_are_kept_and_measure_the_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let store = Store::new(dir.path().join("snapshots"));
+    let first = History::open(&Location::Sqlite(dir.path().join("first.sqlite"))).unwrap();
+    session(&first, "2026-01-01T10:00:00Z", 5, 1e9, 0.2);
+    for mut b in baseline::build(&first, "lab1", &file, 10, None)
+        .unwrap()
+        .baselines
+    {
+        // As a baseline written before sessions were recorded.
+        for stat in b.metrics.values_mut() {
+            stat.sessions.clear();
+        }
+        store.write(&b, true).unwrap();
+    }
+    // Another day, another machine of the testbed: 60 % faster, gVisor still a fifth of it.
+    let second = History::open(&Location::Sqlite(dir.path().join("second.sqlite"))).unwrap();
+    session(&second, "2026-01-03T22:00:00Z", 5, 1.6e9, 0.2);
+    let record = || {
+        for b in baseline::build(&second, "lab1", &file, 10, Some(&store))
+            .unwrap()
+            .baselines
+        {
+            store.write(&b, true).unwrap();
+        }
+    };
+    record();
+    let gvisor = store.load("lab1", "bl/gvisor/c1/read").unwrap().unwrap();
+    let bw = &gvisor.metrics[&Metric::Bw];
+    assert_eq!(bw.sessions.len(), 2, "{bw:?}");
+    assert_eq!(bw.sessions[0].first, "2026-01-01T10:00:00Z");
+    assert_eq!(bw.sessions[0].n, 5);
+    assert_eq!(bw.sessions[1].first, "2026-01-03T22:00:00Z");
+    assert_eq!(bw.sessions[1].last, "2026-01-03T22:20:00Z");
+    assert_eq!(
+        gvisor.ratio_to.as_ref().unwrap().metrics[&Metric::Bw]
+            .sessions
+            .len(),
+        2
+    );
+    // The source runs from the kept session's first run to the history's last.
+    assert_eq!(gvisor.source.first.started_at, "2026-01-01T10:00:00Z");
+    assert!(
+        gvisor
+            .source
+            .last
+            .started_at
+            .starts_with("2026-01-03T22:20:00")
+    );
+    // Recording again from the same history keeps the first session once.
+    record();
+    let again = store.load("lab1", "bl/gvisor/c1/read").unwrap().unwrap();
+    assert_eq!(again.metrics[&Metric::Bw].sessions.len(), 2);
+
+    // A run on the slower machine again: the absolute rows have seen that drift and do not fail.
+    let usual_slow_machine = gvisor_against(&store, 2e8, 1e9);
+    let row = |c: &iogate::judge::baseline::BaselineCheck, label: &str| {
+        c.rows.iter().find(|r| r.label() == label).unwrap().clone()
+    };
+    let abs = row(&usual_slow_machine, "bw");
+    assert!(abs.decisive() && abs.sessions == 2);
+    assert!(abs.p_worse > 0.05, "{}", usual_slow_machine.table());
+    // The same drift judged from one session of runs alone would have failed it.
+    let one = iogate::stats::prediction::prediction_gap(
+        (2e8f64).ln(),
+        bw.sessions[1].mean,
+        bw.sessions[1].sigma,
+        bw.sessions[1].n,
+    )
+    .unwrap();
+    assert!(iogate::stats::prediction::p_lower_by(&one, 0.05) < 1e-3);
+    // gVisor at half its bandwidth on the faster machine: the ratio row, free of the drift,
+    // fails it; the absolute row, wide with the drift, cannot tell.
+    let slow = gvisor_against(&store, 1.6e8, 1.6e9);
+    let ratio = row(&slow, "bw ÷ host");
+    assert!(ratio.decisive() && ratio.p_worse < 1e-3, "{}", slow.table());
+    assert!(row(&slow, "bw").p_worse > ratio.p_worse);
 }

@@ -180,7 +180,9 @@ enum HistoryCommand {
 #[derive(Subcommand)]
 enum BaselineCommand {
     /// Write each cell's baseline on a testbed from the history's last runs, as pending
-    /// snapshots for `cargo insta review` (or accepted at once with --accept).
+    /// snapshots for `cargo insta review` (or accepted at once with --accept). The sessions of
+    /// the stored baselines that ended before those runs are kept (delete the testbed's
+    /// directory to start over).
     Record {
         /// The testbed (as runs record it: IOGATE_TESTBED, else the host name).
         #[arg(long)]
@@ -472,7 +474,7 @@ fn record_baselines(
     let (mut written, mut pending) = (0, 0);
     for path in &matrices {
         let file = MatrixFile::load(path)?;
-        let built = match baseline::build(&store, testbed, &file, last) {
+        let built = match baseline::build(&store, testbed, &file, last, Some(&snapshots_store)) {
             Ok(built) => built,
             Err(e) => {
                 println!("{}: {e}", file.matrix.name);
@@ -485,6 +487,12 @@ fn record_baselines(
                 .as_ref()
                 .map_or(String::new(), |r| format!(", ratio to {}", r.runtime));
             let n = b.metrics.values().map(|s| s.n).max().unwrap_or_default();
+            let sessions = b
+                .metrics
+                .values()
+                .map(|s| s.sessions.len())
+                .max()
+                .unwrap_or_default();
             let what = match snapshots_store.write(b, accept) {
                 Err(e) => {
                     eprintln!("iogate: {e}");
@@ -498,7 +506,7 @@ fn record_baselines(
                 Ok(Written::Accepted(p)) => format!("wrote     {}", p.display()),
             };
             written += 1;
-            println!("{what} ({} runs{ratio})", n);
+            println!("{what} ({n} runs in {sessions} session(s){ratio})");
         }
         for (cell, why) in &built.skipped {
             println!("skipped   {cell}: {why}");

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::judge::baseline::{BaselineCheck, Kind};
+use crate::judge::baseline::{BaselineCheck, MIN_SESSIONS};
 use crate::judge::{GateReport, RowResult, Verdict};
 use crate::report::gates::{gate_table, noise_advice};
 use crate::run::{CellRecord, Status};
@@ -91,30 +91,56 @@ pub(crate) fn of_cell(record: &CellRecord, results: &std::path::Path) -> Decisio
 /// A baseline check's decision once the family's correction ran: fail when any of its rows was
 /// rejected (`rejected[i]` for row i: shown worse than the baseline by more than the threshold),
 /// pass otherwise, with the table either way. A baseline has no "unclear": its noise is between
-/// runs, which more blocks of this run do not shrink.
+/// runs, which more blocks of this run do not shrink. A check whose rows are all advisory (a
+/// baseline of one session) decided nothing: it is ignored with the table, never passed.
 pub fn of_baseline(check: &BaselineCheck, rejected: &[bool]) -> Decision {
     let worse: Vec<String> = check
         .rows
         .iter()
         .zip(rejected)
-        .filter(|(_, r)| **r)
-        .map(|(row, _)| match &row.kind {
-            Kind::Absolute => row.metric.to_string(),
-            Kind::RatioTo(to) => format!("{} ÷ {to}", row.metric),
-        })
+        .filter(|(row, r)| **r && row.decisive())
+        .map(|(row, _)| row.label())
         .collect();
-    let text = format!(
+    let drifted: Vec<String> = check
+        .rows
+        .iter()
+        .filter(|row| !row.decisive() && row.p_worse < ADVISORY_P)
+        .map(|row| row.label())
+        .collect();
+    let mut text = format!(
         "{} against its baseline on testbed `{}`\n\n{}",
         check.cell,
         check.testbed,
         check.table()
     );
-    if worse.is_empty() {
-        Decision::Pass(text)
-    } else {
+    if !drifted.is_empty() {
+        text = format!(
+            "advisory rows worse than their baseline (p < {ADVISORY_P}, not failing): {}\n{text}",
+            drifted.join(", ")
+        );
+    }
+    if !worse.is_empty() {
         Decision::Fail(format!(
             "worse than its baseline: {}\n{text}",
             worse.join(", ")
         ))
+    } else if check.rows.iter().any(|r| r.decisive()) {
+        Decision::Pass(text)
+    } else {
+        println!("{text}");
+        Decision::Ignore(format!(
+            "{}: baseline of one session on testbed `{}`, advisory only{}; record it again \
+             once the history spans {MIN_SESSIONS} sessions",
+            check.cell,
+            check.testbed,
+            if drifted.is_empty() {
+                String::new()
+            } else {
+                format!(" (worse: {})", drifted.join(", "))
+            }
+        ))
     }
 }
+
+/// Uncorrected one-sided p below which an advisory row is reported as worse.
+const ADVISORY_P: f64 = 0.01;

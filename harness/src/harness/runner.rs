@@ -415,6 +415,7 @@ impl Runner {
                         Checked::Rows(check) => check
                             .rows
                             .iter()
+                            .filter(|r| r.decisive())
                             .map(|r| Test {
                                 p: r.p_worse,
                                 blocks: None,
@@ -444,7 +445,7 @@ impl Runner {
                             let mine: Vec<bool> = check
                                 .rows
                                 .iter()
-                                .map(|_| rejected.next().unwrap_or(false))
+                                .map(|r| r.decisive() && rejected.next().unwrap_or(false))
                                 .collect();
                             decision::of_baseline(&check, &mine)
                         }
@@ -608,8 +609,14 @@ impl Runner {
             None => match self.check_baseline(matrix, cell, store) {
                 Checked::Decided(d) => d,
                 Checked::Rows(check) => {
-                    let p: Vec<f64> = check.rows.iter().map(|r| r.p_worse).collect();
-                    let rejected = holm(&p, matrix.matrix.judge.false_alarms.get());
+                    let decisive = check.rows.iter().filter(|r| r.decisive());
+                    let p: Vec<f64> = decisive.map(|r| r.p_worse).collect();
+                    let mut rejected = holm(&p, matrix.matrix.judge.false_alarms.get()).into_iter();
+                    let rejected: Vec<bool> = check
+                        .rows
+                        .iter()
+                        .map(|r| r.decisive() && rejected.next().unwrap_or(false))
+                        .collect();
                     decision::of_baseline(&check, &rejected)
                 }
             },

@@ -24,7 +24,7 @@ use crate::history::{History, Observation, RunEntry, observed, ratio};
 use crate::judge::verdict::metric_of;
 use crate::run::{CellRecord, Status};
 use crate::spec::{CellId, Matrix, MatrixFile, Metric};
-use crate::stats::prediction::{p_lower_by, prediction_gap};
+use crate::stats::prediction::{Session, p_lower_by, session_prediction_gap};
 use crate::stats::{Estimate, paired_log_ratio};
 use crate::units::sig3;
 
@@ -43,35 +43,201 @@ const IMPROVED_P: f64 = 0.05;
 /// Statistics of one log quantity across runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
-    /// Mean of the logs (natural log of bytes/s, ns, or of a ratio).
+    /// Mean of the logs (natural log of bytes/s, ns, or of a ratio) over every run.
     pub mean: f64,
-    /// Sample standard deviation of the logs across runs (between-run σ).
+    /// Sample standard deviation of the logs over every run.
     pub sigma: f64,
     /// Runs.
     pub n: usize,
+    /// The same per session, oldest first: what the check predicts from ([`Stat::sessions`]).
+    /// Empty in baselines written before sessions were recorded: one session then.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "one_line_each"
+    )]
+    pub sessions: Vec<SessionStat>,
     /// `exp(mean)` for people; not read back.
     #[serde(default, skip_deserializing)]
     pub typical: String,
 }
 
+/// One session's statistics of a log quantity: runs that started less than [`SESSION_GAP`] after
+/// the one before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionStat {
+    /// When its first run started.
+    pub first: String,
+    /// When its last run started.
+    pub last: String,
+    /// Mean of the logs.
+    pub mean: f64,
+    /// Sample standard deviation of the logs.
+    pub sigma: f64,
+    /// Runs.
+    pub n: usize,
+}
+
+/// Each session on one line (`{first: …, last: …, mean: …, sigma: …, n: …}`): a baseline of ten
+/// nightly runs has ten sessions per metric, reviewed with `cargo insta review`.
+fn one_line_each<S: serde::Serializer>(
+    sessions: &[SessionStat],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq as _;
+    let mut seq = serializer.serialize_seq(Some(sessions.len()))?;
+    for session in sessions {
+        seq.serialize_element(&serde_saphyr::FlowMap(session))?;
+    }
+    seq.end()
+}
+
+/// Runs further apart than this are in different sessions: the machine's state (its speed, its
+/// neighbours, the host it was placed on) drifts between sessions more than within one.
+pub const SESSION_GAP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Sessions a baseline row needs before it can fail a run: with one, its σ is the scatter
+/// within a session and says nothing of the drift between sessions (docs/gates.md, "Baselines
+/// across sessions"); such a row is reported, never decisive.
+pub const MIN_SESSIONS: usize = 2;
+
+/// Sessions a baseline keeps, newest first.
+pub const MAX_SESSIONS: usize = 10;
+
+// Six decimals of a log are 0.0001 %; below that, differences are rounding noise.
+fn six(v: f64) -> f64 {
+    (v * 1e6).round() / 1e6
+}
+
+fn mean_sigma(logs: &[f64]) -> (f64, f64) {
+    let n = logs.len();
+    let mean = logs.iter().sum::<f64>() / n as f64;
+    let var = if n > 1 {
+        logs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+    } else {
+        0.0
+    };
+    (six(mean), crate::units::round_sig(six(var.sqrt()), 4))
+}
+
 impl Stat {
-    fn of(metric: Option<Metric>, logs: &[f64]) -> Stat {
-        let n = logs.len();
-        let mean = logs.iter().sum::<f64>() / n as f64;
-        let var = logs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        // Six decimals of a log are 0.0001 %; below that, differences are rounding noise.
-        let six = |v: f64| (v * 1e6).round() / 1e6;
+    /// From the logs of each session's runs, oldest session first, after the `kept` sessions of
+    /// an earlier baseline.
+    fn of(metric: Option<Metric>, kept: Vec<SessionStat>, new: &[(RunSpan, Vec<f64>)]) -> Stat {
+        let mut sessions = kept;
+        for (span, logs) in new {
+            let (mean, sigma) = mean_sigma(logs);
+            sessions.push(SessionStat {
+                first: span.first.clone(),
+                last: span.last.clone(),
+                mean,
+                sigma,
+                n: logs.len(),
+            });
+        }
+        if sessions.len() > MAX_SESSIONS {
+            sessions.drain(..sessions.len() - MAX_SESSIONS);
+        }
+        // Over every run: the pooled mean and spread of all sessions' runs.
+        let n: usize = sessions.iter().map(|s| s.n).sum();
+        let mean = sessions.iter().map(|s| s.mean * s.n as f64).sum::<f64>() / n as f64;
+        let ss: f64 = sessions
+            .iter()
+            .map(|s| (s.n - 1) as f64 * s.sigma.powi(2) + s.n as f64 * (s.mean - mean).powi(2))
+            .sum();
+        let sigma = if n > 1 {
+            (ss / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
         let mean = six(mean);
         Stat {
             mean,
-            sigma: crate::units::round_sig(six(var.sqrt()), 4),
+            sigma: crate::units::round_sig(six(sigma), 4),
             n,
+            sessions,
             typical: match metric {
                 Some(m) => m.format(mean.exp()),
                 None => format!("{}×", sig3(mean.exp())),
             },
         }
     }
+
+    /// The sessions the check predicts from: the recorded ones, or the whole as one session in
+    /// a baseline written before sessions were recorded.
+    pub fn sessions(&self) -> Vec<Session> {
+        if self.sessions.is_empty() {
+            return vec![Session {
+                mean: self.mean,
+                sigma: self.sigma,
+                n: self.n,
+            }];
+        }
+        self.sessions
+            .iter()
+            .map(|s| Session {
+                mean: s.mean,
+                sigma: s.sigma,
+                n: s.n,
+            })
+            .collect()
+    }
+
+    /// This statistic's sessions as an earlier baseline's, to keep: those whose last run started
+    /// before `before` (the first run the new baseline takes from the history).
+    fn kept_before(&self, source: &Source, before: &str) -> Vec<SessionStat> {
+        let sessions = if self.sessions.is_empty() {
+            vec![SessionStat {
+                first: to_second(&source.first.started_at),
+                last: to_second(&source.last.started_at),
+                mean: self.mean,
+                sigma: self.sigma,
+                n: self.n,
+            }]
+        } else {
+            self.sessions.clone()
+        };
+        sessions
+            .into_iter()
+            .filter(|s| instant(&s.last) < instant(before))
+            .collect()
+    }
+}
+
+/// When a run started, as a comparable instant (`None` sorts first: unparsable times are old).
+fn instant(started_at: &str) -> Option<jiff::Timestamp> {
+    started_at.parse().ok()
+}
+
+/// A start time to the second, as a baseline records it.
+fn to_second(started_at: &str) -> String {
+    instant(started_at)
+        .and_then(|t| t.round(jiff::Unit::Second).ok())
+        .map_or_else(|| started_at.to_owned(), |t| t.to_string())
+}
+
+/// The first and last start of a session's runs.
+#[derive(Debug, Clone)]
+struct RunSpan {
+    first: String,
+    last: String,
+}
+
+/// `runs` (oldest first) cut into sessions wherever a run started more than [`SESSION_GAP`]
+/// after the one before: the index ranges of each.
+fn sessions_of(runs: &[&RunEntry]) -> Vec<std::ops::Range<usize>> {
+    let mut cuts = vec![0];
+    for (i, pair) in runs.windows(2).enumerate() {
+        let apart = match (instant(&pair[0].started_at), instant(&pair[1].started_at)) {
+            (Some(a), Some(b)) => b.duration_since(a).unsigned_abs() > SESSION_GAP,
+            _ => true,
+        };
+        if apart {
+            cuts.push(i + 1);
+        }
+    }
+    cuts.push(runs.len());
+    cuts.windows(2).map(|w| w[0]..w[1]).collect()
 }
 
 /// Statistics of a runtime's ratio to its reference runtime.
@@ -146,12 +312,16 @@ pub fn reference_of(matrix: &Matrix, runtime: &str) -> Option<String> {
 }
 
 /// The baselines of every cell of `file` on `testbed` from `history`: the last `last` runs of
-/// the matrix (by name) on the testbed in which the cell passed; at least [`MIN_RUNS`].
+/// the matrix (by name) on the testbed in which the cell passed, at least [`MIN_RUNS`], cut into
+/// sessions ([`SESSION_GAP`]). The sessions of the baselines stored in `earlier` that ended before
+/// those runs are kept, up to [`MAX_SESSIONS`] in all: a testbed's baselines remember the drift
+/// between sessions even when each machine's history is thrown away (a fresh CI machine).
 pub fn build(
     history: &History,
     testbed: &str,
     file: &MatrixFile,
     last: usize,
+    earlier: Option<&Store>,
 ) -> Result<Built, String> {
     let matrix = &file.matrix;
     let name = matrix.name.to_string();
@@ -187,15 +357,22 @@ pub fn build(
             continue;
         }
         let of = |run: &RunEntry, cell: &str| cells.get(&(run.run_id.clone(), cell.to_owned()));
+        let stored = match earlier {
+            Some(store) => store.load(testbed, &cell.name)?,
+            None => None,
+        };
+        let before = &used[0].started_at;
         let mut metrics = BTreeMap::new();
         for metric in METRICS {
-            let logs: Option<Vec<f64>> = used
-                .iter()
-                .map(|r| of(r, &cell.name).and_then(|o| log_of(metric, o)))
-                .collect();
-            if let Some(logs) = logs {
-                metrics.insert(metric, Stat::of(Some(metric), &logs));
-            }
+            let log = |r: &RunEntry| of(r, &cell.name).and_then(|o| log_of(metric, o));
+            let Some(logs) = session_logs(&used, log) else {
+                continue;
+            };
+            let kept = stored
+                .as_ref()
+                .and_then(|b| Some(b.metrics.get(&metric)?.kept_before(&b.source, before)))
+                .unwrap_or_default();
+            metrics.insert(metric, Stat::of(Some(metric), kept, &logs));
         }
         let ratio_to = reference_of(matrix, &cell.runtime.name.to_string()).and_then(|runtime| {
             let reference = CellId {
@@ -203,36 +380,49 @@ pub fn build(
                 ..cell.id.clone()
             }
             .name();
-            let pairs: Vec<(&Observation, &Observation)> = used
+            let paired: Vec<&RunEntry> = used
                 .iter()
-                .filter_map(|r| Some((of(r, &cell.name)?, of(r, &reference)?)))
+                .copied()
+                .filter(|r| of(r, &cell.name).is_some() && of(r, &reference).is_some())
                 .collect();
-            if pairs.len() < MIN_RUNS {
+            if paired.len() < MIN_RUNS {
                 built.skipped.push((
                     format!("{} ratio to {runtime}", cell.name),
                     format!(
                         "{reference} passed in {} of those runs; a ratio baseline needs {MIN_RUNS}",
-                        pairs.len()
+                        paired.len()
                     ),
                 ));
                 return None;
             }
             let mut metrics = BTreeMap::new();
             for metric in METRICS {
-                let logs: Option<Vec<f64>> = pairs
-                    .iter()
-                    .map(|(a, b)| ratio(metric, a, b).map(f64::ln))
-                    .collect();
-                if let Some(logs) = logs {
-                    metrics.insert(metric, Stat::of(None, &logs));
-                }
+                let log = |r: &RunEntry| {
+                    ratio(metric, of(r, &cell.name)?, of(r, &reference)?).map(f64::ln)
+                };
+                let Some(logs) = session_logs(&paired, log) else {
+                    continue;
+                };
+                let kept = stored
+                    .as_ref()
+                    .and_then(|b| {
+                        let earlier = b.ratio_to.as_ref().filter(|r| r.runtime == runtime)?;
+                        Some(earlier.metrics.get(&metric)?.kept_before(&b.source, before))
+                    })
+                    .unwrap_or_default();
+                metrics.insert(metric, Stat::of(None, kept, &logs));
             }
             Some(RatioStats { runtime, metrics })
         });
         built.baselines.push(Baseline {
             cell: cell.name.clone(),
             testbed: testbed.to_owned(),
-            source: source(&used),
+            source: match &stored {
+                Some(b) if kept_any(&metrics, ratio_to.as_ref(), before) => {
+                    b.source.followed_by(source(&used))
+                }
+                _ => source(&used),
+            },
             metrics,
             ratio_to,
         });
@@ -240,20 +430,71 @@ pub fn build(
     Ok(built)
 }
 
+/// Per session of `runs` ([`sessions_of`]), its span and the logs of one quantity; `None` when a
+/// run lacks it.
+fn session_logs(
+    runs: &[&RunEntry],
+    log: impl Fn(&RunEntry) -> Option<f64>,
+) -> Option<Vec<(RunSpan, Vec<f64>)>> {
+    sessions_of(runs)
+        .into_iter()
+        .map(|range| {
+            let runs = &runs[range];
+            let logs: Option<Vec<f64>> = runs.iter().map(|r| log(r)).collect();
+            let span = RunSpan {
+                first: to_second(&runs[0].started_at),
+                last: to_second(&runs[runs.len() - 1].started_at),
+            };
+            Some((span, logs?))
+        })
+        .collect()
+}
+
+/// Whether any statistic kept a session from before `before` (an earlier baseline's).
+fn kept_any(metrics: &BTreeMap<Metric, Stat>, ratio: Option<&RatioStats>, before: &str) -> bool {
+    metrics
+        .values()
+        .chain(ratio.into_iter().flat_map(|r| r.metrics.values()))
+        .any(|s| {
+            s.sessions
+                .iter()
+                .any(|x| instant(&x.last) < instant(before))
+        })
+}
+
 fn log_of(metric: Metric, o: &Observation) -> Option<f64> {
     observed(metric, o).filter(|v| *v > 0.0).map(f64::ln)
 }
 
-fn source(runs: &[&RunEntry]) -> Source {
-    fn distinct<T: PartialEq>(values: impl Iterator<Item = T>) -> Vec<T> {
-        let mut out = Vec::new();
-        for v in values {
-            if !out.contains(&v) {
-                out.push(v);
-            }
+fn distinct<T: PartialEq>(values: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
         }
-        out
     }
+    out
+}
+
+impl Source {
+    /// An earlier baseline's source followed by the runs taken from the history: from its first
+    /// run to their last, with every commit, CPU count, kernel and fio version of both.
+    fn followed_by(&self, later: Source) -> Source {
+        fn both<T: PartialEq + Clone>(a: &[T], b: Vec<T>) -> Vec<T> {
+            distinct(a.iter().cloned().chain(b))
+        }
+        Source {
+            first: self.first.clone(),
+            last: later.last,
+            commits: both(&self.commits, later.commits),
+            cpus: both(&self.cpus, later.cpus),
+            kernel: both(&self.kernel, later.kernel),
+            fio: both(&self.fio, later.fio),
+        }
+    }
+}
+
+fn source(runs: &[&RunEntry]) -> Source {
     let at = |r: &RunEntry| RunRef {
         run_id: r.run_id.clone(),
         started_at: r.started_at.clone(),
@@ -294,12 +535,29 @@ pub struct BaselineRow {
     pub expected: f64,
     /// Runs behind the baseline.
     pub n: usize,
-    /// The baseline's between-run σ of the log.
+    /// Sessions behind the baseline: fewer than [`MIN_SESSIONS`] and the row is advisory.
+    pub sessions: usize,
+    /// Standard deviation of the log predicted for this run, within and between sessions.
     pub sigma: f64,
     /// One-sided p-value of "not worse than the baseline by more than the threshold".
     pub p_worse: f64,
     /// Better than the baseline by more than the threshold, at one-sided 5 %.
     pub improved: bool,
+}
+
+impl BaselineRow {
+    /// Whether the row can fail the run: its baseline spans [`MIN_SESSIONS`] sessions.
+    pub fn decisive(&self) -> bool {
+        self.sessions >= MIN_SESSIONS
+    }
+
+    /// `metric` or `metric ÷ reference`.
+    pub fn label(&self) -> String {
+        match &self.kind {
+            Kind::Absolute => self.metric.to_string(),
+            Kind::RatioTo(to) => format!("{} ÷ {to}", self.metric),
+        }
+    }
 }
 
 /// A cell checked against its baseline: a row per metric (and per ratio metric).
@@ -318,25 +576,38 @@ pub struct BaselineCheck {
 impl BaselineCheck {
     /// Metric, kind, measured, expected, change, n, σ, p (markdown).
     pub fn table(&self) -> String {
-        let mut out =
-            String::from("| metric | of | measured | baseline | change | n | σ | p(worse) |\n");
-        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+        let mut out = String::from(
+            "| metric | of | measured | baseline | change | runs | sessions | σ | p(worse) |\n",
+        );
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for r in &self.rows {
             let (of, format): (String, Box<dyn Fn(f64) -> String>) = match &r.kind {
                 Kind::Absolute => ("value".into(), Box::new(move |v| r.metric.format(v))),
                 Kind::RatioTo(to) => (format!("÷ {to}"), Box::new(|v| format!("{}×", sig3(v)))),
             };
             let mark = if r.improved { " (better)" } else { "" };
+            let advisory = if r.decisive() { "" } else { " (advisory)" };
             let _ = writeln!(
                 out,
-                "| {} | {of} | {} | {} | {:+.1} %{mark} | {} | {} | {:.2e} |",
+                "| {} | {of} | {} | {} | {:+.1} %{mark} | {} | {}{advisory} | {} | {:.2e} |",
                 r.metric,
                 format(r.measured),
                 format(r.expected),
                 (r.measured / r.expected - 1.0) * 100.0,
                 r.n,
+                r.sessions,
                 sig3(r.sigma),
                 r.p_worse
+            );
+        }
+        if self.rows.iter().any(|r| !r.decisive()) {
+            let _ = writeln!(
+                out,
+                "\nAdvisory rows come from a baseline of one session: its σ is the scatter within \
+                 that session, not the drift between sessions, so they are reported and never \
+                 fail the run. Record the baseline again once the testbed's history spans \
+                 {MIN_SESSIONS} sessions (runs more than {} min apart).",
+                SESSION_GAP.as_secs() / 60
             );
         }
         for note in &self.notes {
@@ -580,7 +851,15 @@ fn row(metric: Metric, kind: Kind, measured: f64, stat: &Stat, threshold: f64) -
         Metric::Bw | Metric::Iops => 1.0,
         _ => -1.0,
     };
-    let gap = prediction_gap(sign * measured.ln(), sign * stat.mean, stat.sigma, stat.n);
+    let sessions: Vec<Session> = stat
+        .sessions()
+        .into_iter()
+        .map(|s| Session {
+            mean: sign * s.mean,
+            ..s
+        })
+        .collect();
+    let gap = session_prediction_gap(sign * measured.ln(), &sessions);
     let (p_worse, improved) = match gap {
         Some(gap) => {
             let better = Estimate {
@@ -598,9 +877,12 @@ fn row(metric: Metric, kind: Kind, measured: f64, stat: &Stat, threshold: f64) -
         metric,
         kind,
         measured,
-        expected: stat.mean.exp(),
+        // The mean of the sessions' means: what the prediction is centred on.
+        expected: (sign * sessions.iter().map(|s| s.mean).sum::<f64>() / sessions.len() as f64)
+            .exp(),
         n: stat.n,
-        sigma: stat.sigma,
+        sessions: sessions.len(),
+        sigma: gap.map_or(stat.sigma, |g| g.se),
         p_worse,
         improved,
     }

@@ -18,6 +18,85 @@ pub fn prediction_gap(value: f64, mean: f64, sigma: f64, n: usize) -> Option<Est
     })
 }
 
+/// One session's summary of a log quantity: the mean, sample standard deviation and number of
+/// its runs. A session is a stretch of runs that share the machine's state; between sessions the
+/// machine drifts more than within one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Session {
+    /// Mean of the session's logs.
+    pub mean: f64,
+    /// Sample standard deviation of the session's logs (0 for a single run).
+    pub sigma: f64,
+    /// Runs.
+    pub n: usize,
+}
+
+/// How far a new log value, from a run in a session not yet seen, lies from the mean of the
+/// `sessions`' means: a two-level (random-effects) prediction, runs within sessions and sessions
+/// drawn from the testbed's drift (Kalibera & Jones, "Rigorous benchmarking in reasonable time").
+///
+/// With k sessions, the sample variance S² of their means (k − 1 df), the pooled within-session
+/// variance s² (N − k df) and h the mean of 1/nⱼ, the new value's variance about the mean of means
+/// is estimated by (1 + 1/k)·S² + (1 − h)·s² (unbiased for σ_b²(1 + 1/k) + σ_w²(1 + h/k)), with
+/// Satterthwaite's degrees of freedom; never below the no-drift variance s²(1 + h/k) on N − k df.
+/// A single session is [`prediction_gap`] over its runs: it cannot tell the drift between sessions.
+/// `None` when that has no gap, or for values that are not finite.
+pub fn session_prediction_gap(value: f64, sessions: &[Session]) -> Option<Estimate> {
+    let finite = |s: &Session| s.mean.is_finite() && s.sigma.is_finite() && s.sigma >= 0.0;
+    if !value.is_finite() || sessions.iter().any(|s| !finite(s) || s.n == 0) {
+        return None;
+    }
+    match sessions {
+        [] => None,
+        [one] => prediction_gap(value, one.mean, one.sigma, one.n),
+        _ => {
+            let k = sessions.len() as f64;
+            let runs: usize = sessions.iter().map(|s| s.n).sum();
+            let df_within = (runs - sessions.len()) as f64;
+            let within = if df_within > 0.0 {
+                sessions
+                    .iter()
+                    .map(|s| (s.n - 1) as f64 * s.sigma.powi(2))
+                    .sum::<f64>()
+                    / df_within
+            } else {
+                0.0
+            };
+            let mean = sessions.iter().map(|s| s.mean).sum::<f64>() / k;
+            let between = sessions
+                .iter()
+                .map(|s| (s.mean - mean).powi(2))
+                .sum::<f64>()
+                / (k - 1.0);
+            let h = sessions.iter().map(|s| 1.0 / s.n as f64).sum::<f64>() / k;
+            let a = (1.0 + 1.0 / k) * between;
+            let b = (1.0 - h) * within;
+            let no_drift = within * (1.0 + h / k);
+            let (var, df) = if df_within > 0.0 && a + b <= no_drift {
+                (no_drift, df_within)
+            } else {
+                let spread = a.powi(2) / (k - 1.0)
+                    + if df_within > 0.0 {
+                        b.powi(2) / df_within
+                    } else {
+                        0.0
+                    };
+                let df = if spread > 0.0 {
+                    (a + b).powi(2) / spread
+                } else {
+                    k - 1.0
+                };
+                (a + b, df)
+            };
+            Some(Estimate {
+                estimate: value - mean,
+                se: var.sqrt(),
+                df,
+            })
+        }
+    }
+}
+
 /// The one-sided p-value of "the new value is not lower than the earlier ones by more than
 /// `threshold` (a fraction, 0.05 = 5 %)": the Student-t probability of a gap at most this low
 /// when the true gap is `ln(1 − threshold)`. Small: evidence the new value is lower by more than
@@ -70,5 +149,131 @@ mod tests {
         assert_eq!(p_lower_by(&flat, 0.05), 0.0);
         let flat = prediction_gap(-0.01, 0.0, 0.0, 5).unwrap();
         assert_eq!(p_lower_by(&flat, 0.05), 1.0);
+    }
+    /// Deterministic normal noise: splitmix64 and Box-Muller.
+    struct Noise(u64);
+
+    impl Noise {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (self.uniform(), self.uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        }
+    }
+
+    fn summary(logs: &[f64]) -> Session {
+        let n = logs.len();
+        let mean = logs.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            logs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        Session {
+            mean,
+            sigma: var.sqrt(),
+            n,
+        }
+    }
+
+    #[test]
+    fn one_session_is_the_single_level_prediction() {
+        let one = Session {
+            mean: 0.3,
+            sigma: 0.1,
+            n: 8,
+        };
+        assert_eq!(
+            session_prediction_gap(0.1, &[one]),
+            prediction_gap(0.1, 0.3, 0.1, 8)
+        );
+        assert!(session_prediction_gap(0.1, &[]).is_none());
+        assert!(session_prediction_gap(f64::NAN, &[one, one]).is_none());
+    }
+
+    #[test]
+    fn sessions_of_one_run_are_runs_of_one_level() {
+        let logs = [0.1, -0.2, 0.05, 0.3];
+        let sessions: Vec<Session> = logs.iter().map(|&v| summary(&[v])).collect();
+        let two_level = session_prediction_gap(-0.4, &sessions).unwrap();
+        let all = summary(&logs);
+        let one_level = prediction_gap(-0.4, all.mean, all.sigma, all.n).unwrap();
+        assert!((two_level.se - one_level.se).abs() < 1e-12);
+        assert!((two_level.df - one_level.df).abs() < 1e-9);
+        assert!((two_level.estimate - one_level.estimate).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sessions_that_agree_keep_the_within_session_noise() {
+        let a = Session {
+            mean: 0.0,
+            sigma: 0.1,
+            n: 10,
+        };
+        let gap = session_prediction_gap(-0.3, &[a, a]).unwrap();
+        assert_eq!(gap.df, 18.0);
+        assert!((gap.se - 0.1 * (1.0f64 + 0.1 / 2.0).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sessions_that_disagree_widen_the_prediction_and_lose_degrees_of_freedom() {
+        let a = Session {
+            mean: 0.0,
+            sigma: 0.05,
+            n: 10,
+        };
+        let b = Session { mean: 0.5, ..a };
+        let gap = session_prediction_gap(0.25, &[a, b]).unwrap();
+        // Between-session spread dominates: about (1 + 1/2)·0.125, on barely more than 1 df.
+        assert!(gap.se > 0.4, "{gap:?}");
+        assert!((1.0..1.1).contains(&gap.df), "{gap:?}");
+        // A drop that would be damning within one session is not shown across these two.
+        let within = prediction_gap(-0.3, 0.0, 0.05, 10).unwrap();
+        assert!(p_lower_by(&within, 0.05) < 1e-3);
+        let across = session_prediction_gap(-0.3 + 0.25, &[a, b]).unwrap();
+        assert!(p_lower_by(&across, 0.05) > 0.1);
+    }
+
+    /// The claim the baselines rest on: a new session's run, drawn from the same two-level model,
+    /// falls below the one-sided 5 % bound about 5 % of the time (Satterthwaite is approximate:
+    /// 3.5–6.5 % over 20 000 draws), where a bound from one session's runs, which cannot see
+    /// the drift, alarms several times as often.
+    #[test]
+    fn a_new_session_alarms_at_the_nominal_rate() {
+        let mut noise = Noise(7);
+        let (between, within, k, n) = (0.15, 0.05, 4, 10);
+        let draws = 20_000;
+        let (mut two_level, mut one_level) = (0, 0);
+        for _ in 0..draws {
+            let mut sessions = Vec::new();
+            for _ in 0..k {
+                let shift = between * noise.normal();
+                let logs: Vec<f64> = (0..n).map(|_| shift + within * noise.normal()).collect();
+                sessions.push(summary(&logs));
+            }
+            let new = between * noise.normal() + within * noise.normal();
+            // Threshold 0: the plain one-sided test of "lower than predicted".
+            let gap = session_prediction_gap(new, &sessions).unwrap();
+            if p_lower_by(&gap, 0.0) < 0.05 {
+                two_level += 1;
+            }
+            let last = sessions[k - 1];
+            let flat = prediction_gap(new, last.mean, last.sigma, last.n).unwrap();
+            if p_lower_by(&flat, 0.0) < 0.05 {
+                one_level += 1;
+            }
+        }
+        let rate = two_level as f64 / draws as f64;
+        assert!((0.035..0.065).contains(&rate), "two-level: {rate}");
+        let flat = one_level as f64 / draws as f64;
+        assert!(flat > 2.0 * rate, "single level: {flat} against {rate}");
     }
 }
