@@ -660,4 +660,31 @@ fn sessions_of_the_stored_baselines_are_kept_and_measure_the_drift() {
     let ratio = row(&slow, "bw ÷ host");
     assert!(ratio.decisive() && ratio.p_worse < 1e-3, "{}", slow.table());
     assert!(row(&slow, "bw").p_worse > ratio.p_worse);
+
+    // A p99 ten times its usual value is reported, never decisive: latency tails between runs
+    // are heavier than the prediction expects. Bandwidth as usual: the check passes.
+    let record = cell("bl/gvisor/c1/read", Some(3.2e8), 3_000_000, 90_000_000);
+    let reference = cell("bl/host/c1/read", Some(1.6e9), 500_000, 2_000_000);
+    let Outcome::Checked(tail) = store
+        .check("lab1", &record, Some(&reference), 0.05)
+        .unwrap()
+    else {
+        panic!("lab1 has a baseline");
+    };
+    let p99 = row(&tail, "p99 ÷ host");
+    assert!(p99.sessions == 2 && !p99.decisive() && p99.p_worse < 1e-3);
+    assert!(
+        tail.table().contains("Latency rows are advisory"),
+        "{}",
+        tail.table()
+    );
+    let rejected: Vec<bool> = tail.rows.iter().map(|r| r.p_worse < 1e-3).collect();
+    let Decision::Pass(text) = of_baseline(&tail, &rejected) else {
+        panic!("latency rows do not fail a run");
+    };
+    assert!(
+        text.contains("advisory rows worse than their baseline"),
+        "{text}"
+    );
+    assert!(text.contains("p99 ÷ host"), "{text}");
 }

@@ -127,6 +127,7 @@ pub fn of_baseline(check: &BaselineCheck, rejected: &[bool]) -> Decision {
     } else if check.rows.iter().any(|r| r.decisive()) {
         Decision::Pass(text)
     } else {
+        // Every row advisory: a baseline of one session (latency rows never decide).
         println!("{text}");
         Decision::Ignore(format!(
             "{}: baseline of one session on testbed `{}`, advisory only{}; record it again \

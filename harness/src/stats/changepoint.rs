@@ -298,25 +298,7 @@ pub fn compare(before: &[f64], after: &[f64]) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Deterministic normal noise: splitmix64 and Box-Muller.
-    struct Noise(u64);
-
-    impl Noise {
-        fn uniform(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-
-        fn normal(&mut self, sigma: f64) -> f64 {
-            let (u, v) = (self.uniform(), self.uniform());
-            sigma * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        }
-    }
+    use crate::stats::noise::Noise;
 
     /// `levels` as (mean, points) pieces, each point with relative noise `sigma`.
     fn series(seed: u64, sigma: f64, levels: &[(f64, usize)]) -> Vec<f64> {

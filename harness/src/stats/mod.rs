@@ -3,6 +3,8 @@
 
 pub mod changepoint;
 pub mod family;
+#[cfg(test)]
+mod noise;
 pub mod prediction;
 pub mod sequential;
 

@@ -31,6 +31,28 @@ pub struct Session {
     pub n: usize,
 }
 
+impl Session {
+    /// The mean, sample standard deviation (0 for one value) and number of `logs`; `None` for
+    /// none.
+    pub fn of(logs: &[f64]) -> Option<Session> {
+        let n = logs.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = logs.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            logs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        Some(Session {
+            mean,
+            sigma: var.sqrt(),
+            n,
+        })
+    }
+}
+
 /// How far a new log value, from a run in a session not yet seen, lies from the mean of the
 /// `sessions`' means: a two-level (random-effects) prediction, runs within sessions and sessions
 /// drawn from the testbed's drift (Kalibera & Jones, "Rigorous benchmarking in reasonable time").
@@ -150,38 +172,10 @@ mod tests {
         let flat = prediction_gap(-0.01, 0.0, 0.0, 5).unwrap();
         assert_eq!(p_lower_by(&flat, 0.05), 1.0);
     }
-    /// Deterministic normal noise: splitmix64 and Box-Muller.
-    struct Noise(u64);
-
-    impl Noise {
-        fn uniform(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
-            ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        }
-
-        fn normal(&mut self) -> f64 {
-            let (u, v) = (self.uniform(), self.uniform());
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        }
-    }
+    use crate::stats::noise::Noise;
 
     fn summary(logs: &[f64]) -> Session {
-        let n = logs.len();
-        let mean = logs.iter().sum::<f64>() / n as f64;
-        let var = if n > 1 {
-            logs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
-        } else {
-            0.0
-        };
-        Session {
-            mean,
-            sigma: var.sqrt(),
-            n,
-        }
+        Session::of(logs).unwrap()
     }
 
     #[test]
@@ -255,11 +249,11 @@ mod tests {
         for _ in 0..draws {
             let mut sessions = Vec::new();
             for _ in 0..k {
-                let shift = between * noise.normal();
-                let logs: Vec<f64> = (0..n).map(|_| shift + within * noise.normal()).collect();
+                let shift = noise.normal(between);
+                let logs: Vec<f64> = (0..n).map(|_| shift + noise.normal(within)).collect();
                 sessions.push(summary(&logs));
             }
-            let new = between * noise.normal() + within * noise.normal();
+            let new = noise.normal(between) + noise.normal(within);
             // Threshold 0: the plain one-sided test of "lower than predicted".
             let gap = session_prediction_gap(new, &sessions).unwrap();
             if p_lower_by(&gap, 0.0) < 0.05 {
