@@ -314,6 +314,30 @@ fn rbac_yaml_grants_every_checked_permission() {
         !rules_text.contains("secrets") && !rules_text.contains('*'),
         "no secrets, no wildcards: {rules_text}"
     );
+    // The optional permissions, in a role of their own an admin may leave out, bound to the
+    // same ServiceAccount.
+    let results = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == "iogate-runner-results")
+        .expect("ClusterRole iogate-runner-results");
+    assert_eq!(
+        results["rules"],
+        json!([{ "apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get"] }])
+    );
+    assert_eq!(
+        kubernetes::optional_permissions()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["get pods/proxy"]
+    );
+    let binding = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "ClusterRoleBinding" && d["roleRef"]["name"] == "iogate-runner-results"
+        })
+        .expect("a binding of iogate-runner-results");
+    assert_eq!(binding["subjects"][0]["name"], "iogate-runner");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -641,17 +665,7 @@ fn cluster_nodes() -> Value {
 /// version → one SelfSubjectAccessReview per permission (all allowed) → RuntimeClass → nodes.
 fn preflight_steps(spec: &KubernetesRuntime) -> Vec<Step> {
     let mut steps = vec![step("GET", "/version", Reply::Json(200, version()))];
-    for _ in kubernetes::required_permissions(spec) {
-        steps.push(step_with(
-            "POST",
-            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-            |s, _| {
-                let mut review = s.body.clone();
-                review["status"] = json!({ "allowed": true });
-                Reply::Json(201, review)
-            },
-        ));
-    }
+    steps.extend(access_reviews(spec, |_| false));
     if spec.runtime_class.is_some() {
         steps.push(step(
             "GET",
@@ -915,10 +929,32 @@ const GUEST_LOG: &str = "iogate-guest kernel 6.1.62\niogate-guest cpus 1\n\
     iogate-guest memory MemTotal:        2014512 kB\n\
     iogate-guest mount kataShared /data/kata/c8/client0 virtiofs rw,relatime 0 0\n";
 
-/// The layout Job completes, then the client Job is created, completes, and fio's output in its
-/// pod's log is `output`; server pod 0's log tells its guest; then the namespace goes.
+/// The encoded block the client pod serves (and prints after fio's messages) for fio output
+/// `output`.
+fn served_output(output: &str) -> String {
+    let log = client_pod_log(output);
+    log[log.find("iogate-output").unwrap()..].to_owned()
+}
+
+/// How the measured client's output comes back in a scripted run.
+enum Output {
+    /// The pod turns Ready and the API server's proxy hands over what it serves.
+    Served(String),
+    /// The pod turns Ready, but the API server refuses `get pods/proxy`.
+    ProxyForbidden,
+    /// The Job completes without the pod ever being Ready (an image without `httpd`).
+    NotServed,
+}
+
+/// The layout Job completes, then the client Job is created; fio's output comes back as the pod
+/// serves it, and its pod's log tells fio's messages and prints the output too; server pod 0's
+/// log tells its guest; then the namespace goes.
 fn client_completes_with(output: &str) -> Vec<Step> {
-    client_completes_with_log(&client_pod_log(output))
+    client_runs(
+        &client_pod_log(output),
+        GUEST_LOG,
+        Output::Served(served_output(output)),
+    )
 }
 
 /// A `sync` pod is created on each worker, and they all succeed.
@@ -940,22 +976,50 @@ fn workers_settle() -> Vec<Step> {
     ]
 }
 
-/// [`client_completes_with`], the client pod's log being `log` as it is.
+/// The client Job completes without serving, its pod's log being `log` as it is: the output
+/// comes from the log.
 fn client_completes_with_log(log: &str) -> Vec<Step> {
-    client_completes_with_guest(log, GUEST_LOG)
+    client_runs(log, GUEST_LOG, Output::NotServed)
 }
 
-/// [`client_completes_with_log`], server pod 0's log starting with `guest`.
-fn client_completes_with_guest(log: &str, guest: &str) -> Vec<Step> {
+/// The path of the API server's proxy to the client pod's output.
+const PROXY_PATH: &str = "/api/v1/namespaces/*/pods/fio-client-x7k2p:8080/proxy/output";
+
+/// The measured run with the client pod's log `log`, server pod 0's log starting with `guest`,
+/// and the output coming back as `output` says.
+fn client_runs(log: &str, guest: &str, output: Output) -> Vec<Step> {
     let mut steps = layout_completes();
     steps.extend(workers_settle());
+    steps.push(echo("/apis/batch/v1/namespaces/*/jobs"));
+    let serving = match output {
+        Output::NotServed => {
+            steps.push(job_status_step(
+                json!([{ "type": "Complete", "status": "True" }]),
+            ));
+            steps.push(client_pod_step(
+                "Succeeded",
+                json!({ "terminated": { "exitCode": 0, "reason": "Completed" } }),
+            ));
+            None
+        }
+        Output::Served(text) => Some(Reply::Text(text)),
+        Output::ProxyForbidden => Some(Reply::Json(
+            403,
+            status(
+                403,
+                "Forbidden",
+                "pods \"fio-client-x7k2p\" is forbidden: User \"runner\" cannot get resource \"pods/proxy\" in API group \"\"",
+            ),
+        )),
+    };
+    if let Some(reply) = serving {
+        // Still running: fio has ended and the pod serves its output, so it is Ready.
+        steps.push(job_status_step(json!([])));
+        steps.push(serving_client_pod_step());
+        steps.push(step("GET", PROXY_PATH, reply));
+        steps.push(serving_client_pod_step());
+    }
     steps.extend([
-        echo("/apis/batch/v1/namespaces/*/jobs"),
-        job_status_step(json!([{ "type": "Complete", "status": "True" }])),
-        client_pod_step(
-            "Succeeded",
-            json!({ "terminated": { "exitCode": 0, "reason": "Completed" } }),
-        ),
         step(
             "GET",
             "/api/v1/namespaces/*/pods/fio-client-x7k2p/log",
@@ -973,6 +1037,29 @@ fn client_completes_with_guest(log: &str, guest: &str) -> Vec<Step> {
     ]);
     steps.extend(delete_steps());
     steps
+}
+
+/// The client pod running and Ready: it serves its output.
+fn serving_client_pod_step() -> Step {
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": "fio-client-x7k2p", "creationTimestamp": "2025-06-01T00:00:00Z" },
+        "spec": { "containers": [{ "name": "fio", "image": "iogate-fio:latest" }], "nodeName": "worker-1" },
+        "status": {
+            "phase": "Running",
+            "conditions": [{ "type": "Ready", "status": "True" }],
+            "containerStatuses": [{
+                "name": "fio", "image": "iogate-fio:latest", "imageID": "", "ready": true, "restartCount": 0,
+                "state": { "running": {} },
+            }],
+        },
+    });
+    step(
+        "GET",
+        "/api/v1/namespaces/*/pods",
+        Reply::Json(200, list("PodList", "v1", vec![pod])),
+    )
+    .with_query("app.kubernetes.io/component=client")
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -1072,9 +1159,32 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
         out.logs,
         vec![
             dir.rel_path("r1.kubernetes.log"),
-            dir.rel_path("r1.client.log")
+            dir.rel_path("r1.client.log"),
+            dir.rel_path("r1.client.output"),
         ]
     );
+    // The output came from the pod, through the API server's proxy, once the pod was Ready
+    // (serving it): the measured Job was not waited out.
+    assert!(
+        placement.contains("output: fetched from the client pod through the API server"),
+        "{placement}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "GET"
+                && s.path.ends_with("/pods/fio-client-x7k2p:8080/proxy/output"))
+    );
+    let job = &seen
+        .iter()
+        .find(|s| s.method == "POST" && s.body["metadata"]["name"] == "fio-client")
+        .expect("the client Job")
+        .body;
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["readinessProbe"]["httpGet"],
+        json!({ "path": "/output", "port": 8080 })
+    );
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
     // The guest server pod 0 printed: Kata's storage path and the VM's size, for provenance.
     let guest = out.guest.expect("the guest server pod 0 reported");
     assert_eq!(guest.seen_by, "fio-server-0 on worker-1");
@@ -1352,24 +1462,9 @@ fn denied_permission_names_the_verb_and_the_rbac_file() {
     let cell = cell("kata", 8, Pattern::Read);
     let spec = spec_of(&cell);
     let mut steps = vec![step("GET", "/version", Reply::Json(200, version()))];
-    for _ in kubernetes::required_permissions(&spec) {
-        steps.push(step_with(
-            "POST",
-            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-            |s, _| {
-                let attrs = &s.body["spec"]["resourceAttributes"];
-                let denied = attrs["resource"] == "pods"
-                    && (attrs["verb"] == "create" || attrs["subresource"] == "log");
-                let mut review = s.body.clone();
-                review["status"] = if denied {
-                    json!({ "allowed": false, "reason": "no RBAC policy matched" })
-                } else {
-                    json!({ "allowed": true })
-                };
-                Reply::Json(201, review)
-            },
-        ));
-    }
+    steps.extend(access_reviews(&spec, |attrs| {
+        attrs["resource"] == "pods" && (attrs["verb"] == "create" || attrs["subresource"] == "log")
+    }));
     let (client, api) = mock(steps);
     let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
     let err = fixture.preflight().expect_err("denied");
@@ -1382,6 +1477,60 @@ fn denied_permission_names_the_verb_and_the_rbac_file() {
     );
     assert!(text.contains("get pods/log"), "{text}");
     assert!(text.contains("deploy/rbac.yaml"), "{text}");
+}
+
+/// Without the optional `get pods/proxy` preflight passes, with a warning in the runtime's notes
+/// that names the role to apply and what happens without it.
+#[test]
+fn a_denied_optional_permission_is_a_warning() {
+    let cell = cell("kata", 8, Pattern::Read);
+    let spec = spec_of(&cell);
+    let mut steps = preflight_steps(&spec);
+    steps.splice(
+        1..1 + kubernetes::required_permissions(&spec).len() + 1,
+        access_reviews(&spec, |attrs| attrs["subresource"] == "proxy"),
+    );
+    let (client, api) = mock(steps);
+    let mut fixture = KubernetesFixture::with_client(spec, client, short_options());
+    let info = fixture
+        .preflight()
+        .expect("an optional permission does not stop a run");
+    api.finish(fixture);
+    let warning = info
+        .notes
+        .iter()
+        .find(|n| n.contains("get pods/proxy"))
+        .unwrap_or_else(|| panic!("{:#?}", info.notes));
+    assert!(
+        warning.starts_with("warning: may not get pods/proxy (no RBAC policy matched)")
+            && warning.contains("client pod's log")
+            && warning.contains("iogate-runner-results"),
+        "{warning}"
+    );
+}
+
+/// One SelfSubjectAccessReview per checked permission, required then optional, each denied when
+/// `denied` says so of its resource attributes.
+fn access_reviews(spec: &KubernetesRuntime, denied: fn(&Value) -> bool) -> Vec<Step> {
+    let checked =
+        kubernetes::required_permissions(spec).len() + kubernetes::optional_permissions().len();
+    (0..checked)
+        .map(|_| {
+            step_with(
+                "POST",
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+                move |s, _| {
+                    let mut review = s.body.clone();
+                    review["status"] = if denied(&s.body["spec"]["resourceAttributes"]) {
+                        json!({ "allowed": false, "reason": "no RBAC policy matched" })
+                    } else {
+                        json!({ "allowed": true })
+                    };
+                    Reply::Json(201, review)
+                },
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -1972,13 +2121,68 @@ fn a_rotated_client_log_fails_with_the_kubelet_limit_to_raise() {
     let mut steps = preflight_steps(&spec);
     steps.extend(create_steps(1));
     steps.push(pod_list_step(0, ready_status));
-    steps.extend(client_completes_with_log(newest));
+    steps.extend(client_runs(newest, GUEST_LOG, Output::ProxyForbidden));
     let (err, _) = run_failing(&cell, steps, "rotated");
     let text = err.to_string();
     assert!(
-        text.contains("containerLogMaxSize") && text.contains("r1.client.log"),
+        text.contains("containerLogMaxSize")
+            && text.contains("r1.client.log")
+            && text.contains("refused `get pods/proxy`")
+            && text.contains("deploy/rbac.yaml"),
         "{text}"
     );
+}
+
+/// Without `get pods/proxy` the output comes from the client pod's log, and the cell's log says
+/// why it was not fetched from the pod; with it, from the pod, whatever the log holds.
+#[test]
+fn the_output_comes_from_the_pod_and_from_the_log_only_when_the_proxy_is_refused() {
+    let cell = cell("kata", 1, Pattern::Read);
+    let spec = spec_of(&cell);
+    let output = include_str!("fixtures/fio/client-log-1server-4threads.txt");
+    let run = |log: &str, how: Output, name: &str| {
+        let mut steps = preflight_steps(&spec);
+        steps.extend(create_steps(1));
+        steps.push(pod_list_step(0, ready_status));
+        steps.extend(client_runs(log, GUEST_LOG, how));
+        let (client, api) = mock(steps);
+        let mut fixture = KubernetesFixture::with_client(spec.clone(), client, short_options());
+        fixture.preflight().expect("preflight");
+        let run_dir = temp_dir(name);
+        let dir = cell_dir(&run_dir, &cell);
+        let out = fixture.run(&cell, 1, &dir);
+        let seen = api.finish(fixture);
+        assert_namespace_deleted(&seen);
+        let placement = std::fs::read_to_string(dir.path("r1.kubernetes.log")).unwrap_or_default();
+        let json = std::fs::read_to_string(dir.path("r1.json")).unwrap_or_default();
+        std::fs::remove_dir_all(run_dir).ok();
+        (out, placement, json)
+    };
+
+    let (out, placement, json) = run(&client_pod_log(output), Output::ProxyForbidden, "bylog");
+    let out = out.expect("the log still carries the output");
+    assert_eq!(json, output);
+    assert!(
+        placement.contains("output: read from the client pod's log")
+            && placement.contains("refused `get pods/proxy`"),
+        "{placement}"
+    );
+    assert!(!out.logs.iter().any(|l| l.ends_with("r1.client.output")));
+
+    // A log the kubelet rotated does not matter when the pod serves the output.
+    let log = client_pod_log(output);
+    let (out, placement, json) = run(
+        &log[log.len() / 2..],
+        Output::Served(served_output(output)),
+        "bypod",
+    );
+    let out = out.expect("the served output decodes");
+    assert_eq!(json, output);
+    assert!(
+        placement.contains("output: fetched from the client pod through the API server"),
+        "{placement}"
+    );
+    assert!(out.logs.iter().any(|l| l.ends_with("r1.client.output")));
 }
 
 /// A runtime without a RuntimeClass runs under the node's default handler, taken for runc: a
@@ -1994,7 +2198,11 @@ fn a_default_handler_that_is_not_runc_fails_the_cell() {
         steps.extend(create_steps(1));
         steps.push(pod_list_step(0, ready_status));
         let output = include_str!("fixtures/fio/client-log-1server-4threads.txt");
-        steps.extend(client_completes_with_guest(&client_pod_log(output), guest));
+        steps.extend(client_runs(
+            &client_pod_log(output),
+            guest,
+            Output::Served(served_output(output)),
+        ));
         steps
     };
     let (err, seen) = run_failing(&cell, flow(GUEST_LOG), "defaultvm");
@@ -2285,7 +2493,8 @@ fn manifests_command_prints_the_seed_kata_c64_cell() {
         assert_eq!(doc["spec"]["nodeName"], format!("node-{n}"));
     }
     assert_eq!(docs[70]["metadata"]["name"], "fio-client");
-    assert_eq!(docs[70]["spec"]["activeDeadlineSeconds"], 60 + 5 + 60);
+    // It then serves its output for up to 5 minutes (`transport`).
+    assert_eq!(docs[70]["spec"]["activeDeadlineSeconds"], 60 + 5 + 60 + 300);
     assert_eq!(
         docs[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
         "privileged"
