@@ -3,7 +3,9 @@
 //! baseline record` keeps them), every run of another history checked against them as the runner
 //! checks a run: each cell's rows, Holm over the run's decisive rows at the matrix's
 //! `false_alarms`. Printed per held-out run: decisive rows, whether the run failed, and whether
-//! it would have failed had every row been decisive (the one-session rule this replaced).
+//! it would have failed had every row been decisive (the one-session rule this replaced). A
+//! past run cannot be measured again, so a failure here is the runner's first look: the runner
+//! fails a baseline only when fresh repetitions of the cell fail too.
 //!
 //! `cargo run --release -p iogate-harness --example baseline_sessions -- MATRIX TESTBED
 //! RECORD_HISTORY HELD_OUT_HISTORY [--kept SNAPSHOTS] [--slow RUNTIME=FACTOR]`

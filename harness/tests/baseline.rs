@@ -688,3 +688,85 @@ fn sessions_of_the_stored_baselines_are_kept_and_measure_the_drift() {
     );
     assert!(text.contains("p99 ÷ host"), "{text}");
 }
+
+/// A cell whose decisive baseline row fails at the first look is measured again, with its
+/// reference, before its test decides; the failure stands only on the fresh repetitions. Here a
+/// real host cell against a baseline of two sessions 50× faster than it: the fresh repetition
+/// fails too, and the failure says it was confirmed. (A transient that the fresh repetitions do
+/// not repeat passes with the first look printed: `decision::confirmed` and the runner's
+/// `fresh_repetitions`, unit-tested.)
+#[test]
+fn a_failing_baseline_is_measured_again_and_fails_only_when_that_fails_too() {
+    use iogate::harness::Runner;
+    use iogate::report::events::Silent;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name: confirm
+target: {}
+clients: [1]
+runtimes:
+  - name: host
+    host: {{}}
+workload:
+  patterns: [read]
+  bs: 64k
+  threads: 2
+  size: 16m
+  runtime: 1s
+  options: {{ invalidate: 0, pre_read: 1 }}
+",
+        dir.path().join("files").display()
+    );
+    let path = dir.path().join("confirm.yaml");
+    std::fs::write(&path, text).unwrap();
+    let file = MatrixFile::load(&path).unwrap();
+    let cell = file.cells().remove(0);
+    let runner = Runner::new(Box::new(Silent));
+    let measured = runner.cell(&file, &cell).expect("the host cell measures");
+    assert_eq!(measured.record.repetitions.len(), 1);
+    let env: iogate::run::Environment = serde_json::from_str(
+        &std::fs::read_to_string(measured.dir.join("environment.json")).unwrap(),
+    )
+    .unwrap();
+    let testbed = iogate::history::testbed_name(&env);
+    let history = History::open(&Location::Sqlite(dir.path().join("h.sqlite"))).unwrap();
+    let fast = measured.record.bw_bytes.unwrap() * 50.0;
+    for (day, wobble) in [(1, [1.0, 1.03, 0.98]), (2, [1.1, 1.07, 1.12])] {
+        for (k, w) in wobble.iter().enumerate() {
+            let mut entry = run_entry(k, &testbed, "ffffffffffff");
+            entry.matrix = "confirm".into();
+            entry.run_id = format!("2026010{day}T0{k}0000Z-x");
+            entry.started_at = format!("2026-01-0{day}T0{k}:00:00Z");
+            let record = CellRecord {
+                name: cell.name.clone(),
+                ..cell_record_like(fast * w)
+            };
+            history.record(&entry, &[record]).unwrap();
+        }
+    }
+    let store = Store::new(dir.path().join("snapshots"));
+    for b in baseline::build(&history, &testbed, &file, 10, None)
+        .unwrap()
+        .baselines
+    {
+        assert!(b.metrics.values().all(|s| s.sessions.len() == 2), "{b:?}");
+        store.write(&b, true).unwrap();
+    }
+    runner.set_baselines(store.clone());
+    let decision = runner.baseline_decision(&file, &cell, &store);
+    let after = runner.cell(&file, &cell).unwrap().record.repetitions.len();
+    runner.finish();
+    let Decision::Fail(text) = decision else {
+        panic!("50× slower than its baseline: {decision:?}");
+    };
+    assert!(
+        text.contains("confirmed on 1 fresh repetition(s)") && text.contains("the first look:"),
+        "{text}"
+    );
+    assert_eq!(after, 2, "one fresh repetition was measured");
+}
+
+/// A passed host read cell with bandwidth `bw` (one repetition).
+fn cell_record_like(bw: f64) -> CellRecord {
+    cell("confirm/host/c1/read", Some(bw), 500_000, 2_000_000)
+}

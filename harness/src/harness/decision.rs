@@ -143,5 +143,62 @@ pub fn of_baseline(check: &BaselineCheck, rejected: &[bool]) -> Decision {
     }
 }
 
+/// A baseline's decision on `fresh` repetitions measured again after its first look failed
+/// with `first`: a failure stands only when the fresh repetitions fail too (a regression
+/// persists); a pass is a transient of the first stretch, printed with that first look, never
+/// hidden.
+pub(crate) fn confirmed(decision: Decision, fresh: usize, first: &str) -> Decision {
+    match decision {
+        Decision::Fail(text) => Decision::Fail(format!(
+            "{text}\nconfirmed on {fresh} fresh repetition(s) of the cell and its reference; \
+             the first look:\n{first}"
+        )),
+        Decision::Pass(text) => {
+            let text = format!(
+                "pass on {fresh} fresh repetition(s) after a first look that failed (a transient, \
+                 reported, not failing); the fresh repetitions:\n{text}\nthe first look:\n{first}"
+            );
+            println!("{text}");
+            Decision::Pass(text)
+        }
+        ignored => ignored,
+    }
+}
+
 /// Uncorrected one-sided p below which an advisory row is reported as worse.
 const ADVISORY_P: f64 = 0.01;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Confirmed: a fresh failure fails with both looks; a fresh pass passes, saying the first
+    /// look failed and showing it; an ignored check stays ignored.
+    #[test]
+    fn a_first_look_failure_stands_only_when_the_fresh_look_fails() {
+        let failed = confirmed(Decision::Fail("worse: bw".into()), 3, "FIRST");
+        let Decision::Fail(text) = failed else {
+            panic!("{failed:?}")
+        };
+        assert!(
+            text.starts_with("worse: bw") && text.ends_with("FIRST"),
+            "{text}"
+        );
+        assert!(
+            text.contains("confirmed on 3 fresh repetition(s)"),
+            "{text}"
+        );
+        let passed = confirmed(Decision::Pass("table".into()), 2, "FIRST");
+        let Decision::Pass(text) = passed else {
+            panic!("{passed:?}")
+        };
+        assert!(
+            text.contains("after a first look that failed") && text.contains("FIRST"),
+            "{text}"
+        );
+        assert_eq!(
+            confirmed(Decision::Ignore("x".into()), 1, "FIRST"),
+            Decision::Ignore("x".into())
+        );
+    }
+}

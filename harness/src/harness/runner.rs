@@ -71,6 +71,22 @@ enum Checked {
     Rows(crate::judge::baseline::BaselineCheck),
 }
 
+/// A cell whose decisive baseline row failed at the first look, measured again: its baseline is
+/// then judged on the fresh repetitions alone (and its reference's, for ratio rows), so a
+/// transient in one stretch of the run passes and a regression, which persists, fails.
+#[derive(Clone)]
+struct Confirming {
+    /// Repetitions the cell and its reference had at the first look.
+    before: (usize, usize),
+    /// Fresh repetitions measured since.
+    fresh: usize,
+    /// The first look's failure.
+    first: String,
+}
+
+/// Most fresh repetitions a failing baseline is confirmed with (fewer when the cell had fewer).
+const CONFIRM_REPETITIONS: usize = 3;
+
 /// Marks claimed cells as finished (with an error) if their measurement panics, so no caller
 /// waits for them forever.
 struct Claim<'a> {
@@ -366,6 +382,7 @@ impl Runner {
             .as_deref()
             .map(|d| past_runs(d, matrix))
             .unwrap_or_default();
+        let mut confirming: BTreeMap<String, Confirming> = BTreeMap::new();
         loop {
             let mut reports: Vec<(String, Result<GateReport, String>)> = Vec::new();
             for (trial, gate, clients) in &family {
@@ -398,10 +415,10 @@ impl Runner {
                     .into_iter()
                     .filter(|c| self.selected(&c.id.baseline_trial(), c.lab))
                     .map(|c| {
-                        (
-                            c.id.baseline_trial(),
-                            self.check_baseline(matrix, &c, store),
-                        )
+                        let trial = c.id.baseline_trial();
+                        let since = confirming.get(&trial).map(|c| c.before);
+                        let checked = self.check_baseline(matrix, &c, store, since);
+                        (trial, checked)
                     })
                     .collect(),
                 None => Vec::new(),
@@ -436,7 +453,9 @@ impl Runner {
                     report.settle(&mine);
                 }
             }
-            let baselines: BTreeMap<String, Decision> = checks
+            // Baselines that failed at their first look now: measured again before deciding.
+            let mut unconfirmed: Vec<String> = Vec::new();
+            let mut baselines: BTreeMap<String, Decision> = checks
                 .into_iter()
                 .map(|(trial, checked)| {
                     let decision = match checked {
@@ -447,12 +466,37 @@ impl Runner {
                                 .iter()
                                 .map(|r| r.decisive() && rejected.next().unwrap_or(false))
                                 .collect();
-                            decision::of_baseline(&check, &mine)
+                            let decision = decision::of_baseline(&check, &mine);
+                            match confirming.get(&trial) {
+                                Some(c) => decision::confirmed(decision, c.fresh, &c.first),
+                                None => {
+                                    if matches!(decision, Decision::Fail(_)) {
+                                        unconfirmed.push(trial.clone());
+                                    }
+                                    decision
+                                }
+                            }
                         }
                     };
                     (trial, decision)
                 })
                 .collect();
+            if !unconfirmed.is_empty() && crate::sys::interrupt::received().is_none() {
+                let store = store.as_ref().expect("baseline rows come from a store");
+                let again = self.confirm(matrix, store, &unconfirmed, &baselines);
+                if !again.is_empty() {
+                    confirming.extend(again);
+                    continue;
+                }
+                for trial in &unconfirmed {
+                    if let Some(Decision::Fail(text)) = baselines.get_mut(trial) {
+                        text.push_str(
+                            "\nnot measured again to confirm it: the matrix's measuring budget \
+                             (`judge: budget`) is spent",
+                        );
+                    }
+                }
+            }
             // Cells of unclear rows that may take another block.
             let mut more: Vec<Cell> = Vec::new();
             for ((_, report), (_, gate, clients)) in reports.iter().zip(&family) {
@@ -606,7 +650,7 @@ impl Runner {
             .flatten()
         {
             Some(decision) => decision,
-            None => match self.check_baseline(matrix, cell, store) {
+            None => match self.check_baseline(matrix, cell, store, None) {
                 Checked::Decided(d) => d,
                 Checked::Rows(check) => {
                     let decisive = check.rows.iter().filter(|r| r.decisive());
@@ -634,8 +678,103 @@ impl Runner {
         decision
     }
 
-    /// A cell against its baseline, before any correction.
-    fn check_baseline(&self, matrix: &MatrixFile, cell: &Cell, store: &Store) -> Checked {
+    /// The cell of `matrix` that `cell`'s stored baseline takes its ratios to, if any.
+    fn reference_cell(&self, matrix: &MatrixFile, cell: &Cell, store: &Store) -> Option<Cell> {
+        let dir = self.cell(matrix, cell).ok()?.dir;
+        let runtime = store.reference(&testbed_of(&dir), &cell.name)?;
+        let id = crate::spec::CellId {
+            runtime,
+            ..cell.id.clone()
+        };
+        matrix.cells().into_iter().find(|c| c.id == id)
+    }
+
+    /// Measures again the cells of baseline trials `failed` (each failed at its first look,
+    /// `decided`) and their references: up to [`CONFIRM_REPETITIONS`] fresh repetitions each,
+    /// in blocks, within the matrix's measuring budget. Returns what each confirmed trial is
+    /// judged on from now; empty when nothing could be measured (the budget is spent).
+    fn confirm(
+        &self,
+        matrix: &MatrixFile,
+        store: &Store,
+        failed: &[String],
+        decided: &BTreeMap<String, Decision>,
+    ) -> Vec<(String, Confirming)> {
+        let repetitions = |c: &Cell| {
+            lock(&self.records.state)
+                .get(&c.name)
+                .and_then(|s| Some(s.as_ref()?.as_ref().ok()?.record.clone()))
+                .map_or((0, 0.0), |r| (r.repetitions.len(), r.duration_s))
+        };
+        let mut cells: Vec<Cell> = Vec::new();
+        let mut plan = Vec::new();
+        let mut fresh = 0;
+        for trial in failed {
+            let Some(cell) = matrix
+                .cells()
+                .into_iter()
+                .find(|c| c.id.baseline_trial() == *trial)
+            else {
+                continue;
+            };
+            let reference = self.reference_cell(matrix, &cell, store);
+            let before = (
+                repetitions(&cell).0,
+                reference.as_ref().map_or(0, |r| repetitions(r).0),
+            );
+            fresh = fresh.max(before.0.clamp(1, CONFIRM_REPETITIONS));
+            cells.extend(std::iter::once(cell).chain(reference));
+            plan.push((trial.clone(), before));
+        }
+        cells.sort_by(|a, b| a.name.cmp(&b.name));
+        cells.dedup_by(|a, b| a.name == b.name);
+        let next: f64 = cells
+            .iter()
+            .map(|c| {
+                let (k, took) = repetitions(c);
+                took / k.max(1) as f64 * fresh as f64
+            })
+            .sum();
+        let budget = matrix.matrix.judge.budget.get().as_secs_f64();
+        if cells.is_empty() || self.measured_for(matrix) + next > budget {
+            return Vec::new();
+        }
+        for trial in failed {
+            println!(
+                "{trial}: worse than its baseline at the first look; measuring it again \
+                 ({fresh} fresh repetition(s), with its reference) before deciding"
+            );
+        }
+        for _ in 0..fresh {
+            self.extend(matrix, &cells);
+        }
+        plan.into_iter()
+            .map(|(trial, before)| {
+                let first = match decided.get(&trial) {
+                    Some(Decision::Fail(text)) => text.clone(),
+                    _ => String::new(),
+                };
+                (
+                    trial,
+                    Confirming {
+                        before,
+                        fresh,
+                        first,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// A cell against its baseline, before any correction; with `since`, on the repetitions
+    /// the cell and its reference measured after their first `since` ones only.
+    fn check_baseline(
+        &self,
+        matrix: &MatrixFile,
+        cell: &Cell,
+        store: &Store,
+        since: Option<(usize, usize)>,
+    ) -> Checked {
         let measured = match self.cell(matrix, cell) {
             Ok(m) => m,
             Err(e) => return Checked::Decided(Decision::Fail(e)),
@@ -665,8 +804,14 @@ impl Runner {
                     self.cell(matrix, &reference).ok()
                 });
                 let threshold = matrix.matrix.judge.threshold.get();
-                let reference = reference.as_ref().map(|m| &m.record);
-                match store.check(&testbed, record, reference, threshold) {
+                let (record, reference) = match since {
+                    Some((mine, theirs)) => (
+                        fresh_repetitions(record, mine),
+                        reference.map(|m| fresh_repetitions(&m.record, theirs)),
+                    ),
+                    None => (record.clone(), reference.map(|m| m.record)),
+                };
+                match store.check(&testbed, &record, reference.as_ref(), threshold) {
                     Ok(crate::judge::baseline::Outcome::Checked(check)) => Checked::Rows(check),
                     Ok(crate::judge::baseline::Outcome::Missing { reason }) => {
                         Checked::Decided(Decision::Ignore(reason))
@@ -734,6 +879,21 @@ fn past_runs_in(location: &crate::history::Location, dir: &Path, matrix: &Matrix
 }
 
 /// The testbed of the run in `dir` (see [`crate::history::testbed_name`]).
+/// `record` as measured by its repetitions after the first `from`: bandwidth and IOPS their
+/// means (as a cell's are), no whole-cell latency percentiles (they come from every repetition's
+/// histogram).
+fn fresh_repetitions(record: &CellRecord, from: usize) -> CellRecord {
+    let mut fresh = record.clone();
+    fresh.repetitions.drain(..from.min(fresh.repetitions.len()));
+    let n = fresh.repetitions.len() as f64;
+    if n > 0.0 {
+        fresh.bw_bytes = Some(fresh.repetitions.iter().map(|r| r.bw_bytes).sum::<f64>() / n);
+        fresh.iops = Some(fresh.repetitions.iter().map(|r| r.iops).sum::<f64>() / n);
+    }
+    fresh.lat_ns = None;
+    fresh
+}
+
 fn testbed_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("environment.json"))
         .ok()
@@ -780,6 +940,34 @@ fn write_report(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fresh repetitions alone: a first repetition that dipped (a transient) no longer
+    /// counts; bandwidth and IOPS are their means; the whole-cell latencies are dropped.
+    #[test]
+    fn fresh_repetitions_leave_the_first_look_out() {
+        let rep = |bw: f64| {
+            serde_json::json!({ "bw_bytes": bw, "iops": bw / 65536.0, "raw": "r.json",
+                "lat_ns": { "p50": 1000, "p90": 2000, "p99": 3000, "p99.9": 4000 } })
+        };
+        let record: CellRecord = serde_json::from_value(serde_json::json!({
+            "name": "m/host/c1/read", "runtime": "host", "kind": "host", "clients": 1,
+            "nodes": 1, "placement": [1], "pattern": "read", "status": "passed",
+            "bw_bytes": 2.5e9, "iops": 2.5e9 / 65536.0,
+            "lat_ns": { "p50": 1000, "p90": 2000, "p99": 3000, "p99.9": 4000 },
+            "ios": 1000, "histogram": null,
+            "repetitions": [rep(1e9), rep(3e9), rep(3.5e9)], "raw": [], "logs": [],
+            "provenance": { "kernel": "6.1.0", "fio": "fio-3.33", "runtime": { "kind": "host" },
+                            "matrix_hash": "h", "iogate": "0.1.0" },
+            "started_at": "2026-01-01T00:00:00Z", "duration_s": 3.0
+        }))
+        .unwrap();
+        let fresh = fresh_repetitions(&record, 1);
+        assert_eq!(fresh.repetitions.len(), 2);
+        assert_eq!(fresh.bw_bytes, Some(3.25e9));
+        assert_eq!(fresh.iops, Some(3.25e9 / 65536.0));
+        assert_eq!(fresh.lat_ns, None);
+        assert_eq!(fresh_repetitions(&record, 0).bw_bytes, Some(2.5e9));
+    }
 
     const MATRIX: &str = "
 name: m
