@@ -447,28 +447,8 @@ fn the_record_command_writes_pending_baselines_and_accepts_them() {
 fn a_real_2x_slowdown_is_caught_by_the_baseline() {
     let dir = tempfile::tempdir().unwrap();
     let matrix = |rate: Option<u64>| {
-        let options = rate
-            .map(|r| format!("  options:\n    rate: {r}\n"))
-            .unwrap_or_default();
-        let text = format!(
-            "name: bltest
-target: {}
-clients: [1]
-runtimes:
-  - name: host
-    host: {{}}
-workload:
-  patterns: [read]
-  bs: 64k
-  threads: 2
-  size: 16m
-  runtime: 1s
-{options}",
-            dir.path().join("files").display()
-        );
-        let path = dir.path().join("bltest.yaml");
-        std::fs::write(&path, text).unwrap();
-        MatrixFile::load(&path).unwrap()
+        let options = rate.map(|r| format!("{{ rate: {r} }}"));
+        host_read_matrix(dir.path(), "bltest", options.as_deref())
     };
     let location = Location::Sqlite(dir.path().join("history.sqlite"));
     let history = History::open(&location).unwrap();
@@ -700,26 +680,11 @@ fn a_failing_baseline_is_measured_again_and_fails_only_when_that_fails_too() {
     use iogate::harness::Runner;
     use iogate::report::events::Silent;
     let dir = tempfile::tempdir().unwrap();
-    let text = format!(
-        "name: confirm
-target: {}
-clients: [1]
-runtimes:
-  - name: host
-    host: {{}}
-workload:
-  patterns: [read]
-  bs: 64k
-  threads: 2
-  size: 16m
-  runtime: 1s
-  options: {{ invalidate: 0, pre_read: 1 }}
-",
-        dir.path().join("files").display()
+    let file = host_read_matrix(
+        dir.path(),
+        "confirm",
+        Some("{ invalidate: 0, pre_read: 1 }"),
     );
-    let path = dir.path().join("confirm.yaml");
-    std::fs::write(&path, text).unwrap();
-    let file = MatrixFile::load(&path).unwrap();
     let cell = file.cells().remove(0);
     let runner = Runner::new(Box::new(Silent));
     let measured = runner.cell(&file, &cell).expect("the host cell measures");
@@ -769,4 +734,18 @@ workload:
 /// A passed host read cell with bandwidth `bw` (one repetition).
 fn cell_record_like(bw: f64) -> CellRecord {
     cell("confirm/host/c1/read", Some(bw), 500_000, 2_000_000)
+}
+
+/// Matrix `name` in `dir`: one real host cell, read, 2 threads × 16 MiB for 1 s, with the
+/// workload's fio `options` (a YAML flow mapping) if any.
+fn host_read_matrix(dir: &Path, name: &str, options: Option<&str>) -> MatrixFile {
+    let options = options.map_or(String::new(), |o| format!("  options: {o}\n"));
+    let text = format!(
+        "name: {name}\ntarget: {}\nclients: [1]\nruntimes:\n  - name: host\n    host: {{}}\n\
+         workload:\n  patterns: [read]\n  bs: 64k\n  threads: 2\n  size: 16m\n  runtime: 1s\n{options}",
+        dir.join("files").display()
+    );
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, text).unwrap();
+    MatrixFile::load(&path).unwrap()
 }
