@@ -795,14 +795,9 @@ impl Runner {
             ))),
             Status::Passed => {
                 let testbed = testbed_of(&measured.dir);
-                let reference = store.reference(&testbed, &cell.name).and_then(|runtime| {
-                    let id = crate::spec::CellId {
-                        runtime,
-                        ..cell.id.clone()
-                    };
-                    let reference = matrix.cells().into_iter().find(|c| c.id == id)?;
-                    self.cell(matrix, &reference).ok()
-                });
+                let reference = self
+                    .reference_cell(matrix, cell, store)
+                    .and_then(|reference| self.cell(matrix, &reference).ok());
                 let threshold = matrix.matrix.judge.threshold.get();
                 let (record, reference) = match since {
                     Some((mine, theirs)) => (
