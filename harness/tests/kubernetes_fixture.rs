@@ -206,9 +206,9 @@ fn kata_c64_client_job_drives_every_server() {
     let args = job["spec"]["template"]["spec"]["containers"][0]["args"]
         .as_array()
         .unwrap();
-    assert_eq!(args.len(), 1 + 2 * 64);
-    assert_eq!(args[127], "--client=ip:10.244.2.41,8765");
-    assert_eq!(args[128], "/jobs/client63.fio");
+    assert_eq!(args.len(), 2 + 2 * 64);
+    assert_eq!(args[128], "--client=ip:10.244.2.41,8765");
+    assert_eq!(args[129], "/jobs/client63.fio");
     insta::assert_json_snapshot!("kata_c64_client_job", job);
 
     // A named client node pins the client there instead of keeping it off the workers.
@@ -1222,9 +1222,10 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     );
     let args = container["args"].as_array().unwrap();
     assert_eq!(args[0], "--output-format=json+");
-    assert_eq!(args[1], "--client=ip:10.244.1.10,8765");
-    assert_eq!(args[2], "/jobs/client0.fio");
-    assert_eq!(args[16], "/jobs/client7.fio");
+    assert_eq!(args[1], "--clocksource=clock_gettime");
+    assert_eq!(args[2], "--client=ip:10.244.1.10,8765");
+    assert_eq!(args[3], "/jobs/client0.fio");
+    assert_eq!(args[17], "/jobs/client7.fio");
     // Before it, a layout Job ran the same servers with the layout job files (fio's setup phase
     // only), under its own deadline; the pods of each carry their own component label.
     let jobs: Vec<&Value> = seen
@@ -1238,9 +1239,9 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
     let layout_args = layout["spec"]["template"]["spec"]["containers"][0]["args"]
         .as_array()
         .unwrap();
-    assert_eq!(layout_args[1], args[1]);
-    assert_eq!(layout_args[2], "/jobs/layout0.fio");
-    assert_eq!(layout_args[16], "/jobs/layout7.fio");
+    assert_eq!(layout_args[..3], args[..3]);
+    assert_eq!(layout_args[3], "/jobs/layout0.fio");
+    assert_eq!(layout_args[17], "/jobs/layout7.fio");
     assert_eq!(
         layout["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"],
         "layout"
@@ -1277,7 +1278,10 @@ fn happy_path_returns_and_writes_the_client_log_then_deletes_the_namespace() {
             .map(|spec| {
                 let mut spec = Value::Object(spec.clone());
                 let args = spec["containers"][0]["args"].as_array_mut().unwrap();
-                for (k, arg) in args.iter_mut().skip(1).step_by(2).enumerate() {
+                let clients = args
+                    .iter_mut()
+                    .filter(|a| a.as_str().is_some_and(|a| a.starts_with("--client=")));
+                for (k, arg) in clients.enumerate() {
                     *arg = json!(format!("--client=ip:192.0.2.{},8765", k + 1));
                 }
                 spec

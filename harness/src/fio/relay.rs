@@ -3,11 +3,12 @@
 //!
 //! Why: a fio server's connection loop (fio 3.33 and fio master, `server.c`
 //! `handle_connection`) checks its socket without waiting and, finding nothing, sleeps up to 1 s
-//! on a semaphore that only its own outgoing messages post. The client sends its job at once but
-//! RUN about 0.2 s later; the server has parsed the job in 2 ms and is asleep when RUN arrives, so
-//! every `fio --client` invocation lost about 1 s (seen with `strace -tt` on both ends). With the
-//! commands already waiting when the server's connection process first looks, it never sleeps
-//! before the run.
+//! on a semaphore that only its own outgoing messages post. Unless told its clock source
+//! ([`CLIENT_OPTIONS`](crate::fio::client::CLIENT_OPTIONS)), the client sends its job at once but
+//! RUN about 0.13 s later; the server has parsed the job in 2 ms and is asleep when RUN arrives,
+//! so every `fio --client` invocation lost about 1 s (seen with `strace -tt` on both ends). Even
+//! 1 ms apart, a server under load may look in between. With the commands already waiting when
+//! the server's connection process first looks ([`hand_over`]), it never sleeps before the run.
 //!
 //! The relay changes no byte in either direction; after RUN it only copies. It holds at most
 //! [`HOLD_LIMIT`]: a client that waited for a reply before sending RUN would get its commands
@@ -175,6 +176,8 @@ struct Shared {
     errors: Mutex<Vec<String>>,
     /// When each relay's server sent its first job results, by relay.
     ended: Mutex<Vec<Option<Instant>>>,
+    /// Why a hand-over ran at normal priority, if one did.
+    unpromoted: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -185,6 +188,11 @@ impl Shared {
                 .unwrap_or_else(|e| e.into_inner())
                 .push(clone);
         }
+    }
+
+    fn note_unpromoted(&self, why: String) {
+        let mut unpromoted = self.unpromoted.lock().unwrap_or_else(|e| e.into_inner());
+        unpromoted.get_or_insert(why);
     }
 
     fn error(&self, message: String) {
@@ -263,6 +271,15 @@ impl Relays {
         Some(ends.iter().max()?.duration_since(*ends.iter().min()?))
     }
 
+    /// Why a relay handed its commands over at normal priority, if one did (see [`hand_over`]).
+    pub(crate) fn unpromoted(&self) -> Option<String> {
+        self.shared
+            .unpromoted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// What went wrong in any relay, one sentence each.
     pub(crate) fn errors(&self) -> Vec<String> {
         self.shared
@@ -321,26 +338,20 @@ fn relay_one(k: usize, listener: &UnixListener, server: &ServerAddr, shared: &Ar
     if shared.stop.load(Ordering::SeqCst) {
         return;
     }
-    let mut upstream = match Stream::connect(server) {
-        Ok(s) => s,
-        Err(e) => {
-            shared.error(format!(
-                "relay could not connect to {}: {e}",
-                server.fio_arg()
-            ));
+    let mut upstream = match hand_over(server, &held) {
+        Ok((upstream, promoted)) => {
+            if let Err(why) = promoted {
+                shared.note_unpromoted(why);
+            }
+            upstream
+        }
+        Err(message) => {
+            shared.error(message);
             client.shutdown(Shutdown::Both);
             return;
         }
     };
     shared.keep(&upstream);
-    if let Err(e) = upstream.write_all(&held) {
-        shared.error(format!(
-            "relay to {}: sending the job: {e}",
-            server.fio_arg()
-        ));
-        client.shutdown(Shutdown::Both);
-        return;
-    }
     let (Ok(mut down_from), Ok(mut down_to)) = (upstream.try_clone(), client.try_clone()) else {
         shared.error(format!(
             "relay to {}: could not clone a socket",
@@ -372,6 +383,51 @@ fn relay_one(k: usize, listener: &UnixListener, server: &ServerAddr, shared: &Ar
     let _ = std::io::copy(&mut client, &mut upstream);
     upstream.shutdown(Shutdown::Write);
     let _ = down.join();
+}
+
+/// Connects to `server` and writes `held` in one go, from a short-lived thread raised to
+/// real-time priority when this process may (root or `CAP_SYS_NICE`).
+///
+/// Why: the connection wakes the server, which accepts and forks a connection process; if that
+/// process looks at its socket before the commands are in it, it sleeps 1 s (see the module
+/// docs). A normal thread is often preempted right after `connect` by the server it has just
+/// woken, and on a loaded machine one server in a few then started its run 1 s after the others
+/// (measured with `cell_overhead`: 2 of its 8 multi-client cells in one run, 0 of 8 with it). A real-time
+/// thread is not preempted by it, and its write takes microseconds against the milliseconds
+/// of the server's fork. The thread ends with the write, so its priority goes with it.
+/// Returns the stream and whether the priority was raised (why not, if not).
+fn hand_over(
+    server: &ServerAddr,
+    held: &[u8],
+) -> std::result::Result<(Stream, std::result::Result<(), String>), String> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let promoted = raise_to_realtime();
+                let mut upstream = Stream::connect(server)
+                    .map_err(|e| format!("relay could not connect to {}: {e}", server.fio_arg()))?;
+                upstream
+                    .write_all(held)
+                    .map_err(|e| format!("relay to {}: sending the job: {e}", server.fio_arg()))?;
+                Ok((upstream, promoted))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the relay's hand-over thread panicked".to_owned()))
+    })
+}
+
+/// Puts the calling thread under `SCHED_FIFO` at the lowest real-time priority.
+fn raise_to_realtime() -> std::result::Result<(), String> {
+    use thread_priority::unix::{
+        RealtimeThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+        thread_native_id,
+    };
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        thread_priority::ThreadPriority::Min,
+        ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
+    )
+    .map_err(|e| format!("{e:?}"))
 }
 
 /// Reads the client's bytes until they hold a complete RUN command, the client stops sending, or
@@ -522,6 +578,22 @@ mod tests {
         assert_eq!(read_exactly(&mut server, sent.len()), sent);
         server.write_all(b"results").expect("reply");
         assert_eq!(read_exactly(&mut client, 7), b"results");
+        assert!(relays.errors().is_empty(), "{:?}", relays.errors());
+    }
+
+    #[test]
+    fn relay_hands_over_at_real_time_priority_when_the_process_may_and_says_so_when_not() {
+        let may = std::thread::spawn(raise_to_realtime)
+            .join()
+            .expect("probe thread");
+        let (_dir, upstream, relays) = upstream_and_relay();
+        let mut client = connect(&relays);
+        client
+            .write_all(&command(OPCODE_RUN, &[]))
+            .expect("send RUN");
+        let (mut server, _) = upstream.accept().expect("the relay connects after RUN");
+        read_exactly(&mut server, HEADER);
+        assert_eq!(relays.unpromoted().is_none(), may.is_ok(), "{may:?}");
         assert!(relays.errors().is_empty(), "{:?}", relays.errors());
     }
 
