@@ -53,8 +53,9 @@ fn matrix() -> Result<MatrixFile, Box<dyn std::error::Error>> {
 /// A cell's name, status and wall time.
 type Timed = (String, Status, Duration);
 
-/// Runs every cell once; returns each cell's name, status and wall time, and the total.
-fn run(file: &MatrixFile) -> Result<(Vec<Timed>, Duration), iogate::Error> {
+/// Runs every cell once; returns each cell's name, status and wall time, the time the session
+/// took to close (stopping its servers), and the total.
+fn run(file: &MatrixFile) -> Result<(Vec<Timed>, Duration, Duration), iogate::Error> {
     let mut session = Session::open(file.clone())?;
     let started = Instant::now();
     let mut cells = Vec::new();
@@ -66,19 +67,20 @@ fn run(file: &MatrixFile) -> Result<(Vec<Timed>, Duration), iogate::Error> {
         }
         cells.push((cell.name.clone(), record.status, t.elapsed()));
     }
+    let closing = Instant::now();
     session.close();
-    Ok((cells, started.elapsed()))
+    Ok((cells, closing.elapsed(), started.elapsed()))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = matrix()?;
-    let (_, warmup) = run(&file)?;
+    let (_, _, warmup) = run(&file)?;
     println!(
         "warm-up run (lays files out): {:.1} s",
         warmup.as_secs_f64()
     );
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let (cells, total) = run(&file)?;
+    let (cells, closing, total) = run(&file)?;
     println!("load average before the timed run: {}", load.trim());
     println!(
         "{:<34} {:>8} {:>10} {:>9}",
@@ -109,6 +111,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         "NOT met".to_owned()
     };
+    println!(
+        "closing the session (stopping every server): {:.2} s",
+        closing.as_secs_f64()
+    );
     println!(
         "total {:.1} s for {} cells; budget {:.0} s: {verdict}",
         total.as_secs_f64(),

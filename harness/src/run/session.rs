@@ -383,11 +383,14 @@ impl Session {
     /// The session stays usable: the next cell starts fresh servers. Dropping the session does
     /// the same; call this when the session lives in a static.
     pub fn close(&mut self) {
-        for slot in self.slots.values_mut() {
-            if let Slot::Ready(fixture, _) = slot {
-                fixture.release();
+        // Each runtime's servers stop beside the others' (containers and VMs take a while).
+        std::thread::scope(|scope| {
+            for slot in self.slots.values_mut() {
+                if let Slot::Ready(fixture, _) = slot {
+                    scope.spawn(move || fixture.release());
+                }
             }
-        }
+        });
     }
 
     /// Runs repetition `rep` of a prepared cell; a failure goes into the record with its reason.
