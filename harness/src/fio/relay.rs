@@ -427,7 +427,10 @@ fn raise_to_realtime() -> std::result::Result<(), String> {
         thread_priority::ThreadPriority::Min,
         ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo),
     )
-    .map_err(|e| format!("{e:?}"))
+    .map_err(|e| match e {
+        thread_priority::Error::OS(code) => std::io::Error::from_raw_os_error(code).to_string(),
+        other => format!("{other:?}"),
+    })
 }
 
 /// Reads the client's bytes until they hold a complete RUN command, the client stops sending, or
