@@ -338,13 +338,8 @@ fn relay_one(k: usize, listener: &UnixListener, server: &ServerAddr, shared: &Ar
     if shared.stop.load(Ordering::SeqCst) {
         return;
     }
-    let mut upstream = match hand_over(server, &held) {
-        Ok((upstream, promoted)) => {
-            if let Err(why) = promoted {
-                shared.note_unpromoted(why);
-            }
-            upstream
-        }
+    let mut upstream = match hand_over(server, &held, shared) {
+        Ok(upstream) => upstream,
         Err(message) => {
             shared.error(message);
             client.shutdown(Shutdown::Both);
@@ -395,21 +390,24 @@ fn relay_one(k: usize, listener: &UnixListener, server: &ServerAddr, shared: &Ar
 /// (measured with `cell_overhead`: 2 of its 8 multi-client cells in one run, 0 of 8 with it). A real-time
 /// thread is not preempted by it, and its write takes microseconds against the milliseconds
 /// of the server's fork. The thread ends with the write, so its priority goes with it.
-/// Returns the stream and whether the priority was raised (why not, if not).
+/// When the priority cannot be raised, it notes why in `shared`, before it connects.
 fn hand_over(
     server: &ServerAddr,
     held: &[u8],
-) -> std::result::Result<(Stream, std::result::Result<(), String>), String> {
+    shared: &Shared,
+) -> std::result::Result<Stream, String> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
-                let promoted = raise_to_realtime();
+                if let Err(why) = raise_to_realtime() {
+                    shared.note_unpromoted(why);
+                }
                 let mut upstream = Stream::connect(server)
                     .map_err(|e| format!("relay could not connect to {}: {e}", server.fio_arg()))?;
                 upstream
                     .write_all(held)
                     .map_err(|e| format!("relay to {}: sending the job: {e}", server.fio_arg()))?;
-                Ok((upstream, promoted))
+                Ok(upstream)
             })
             .join()
             .unwrap_or_else(|_| Err("the relay's hand-over thread panicked".to_owned()))
