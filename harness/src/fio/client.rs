@@ -74,10 +74,14 @@ pub fn drive(clients: &[ClientJob], output: &Path, log: &Path, timeout: Duration
             let _ = handle.kill();
             return Err(interrupted);
         }
-        match handle.try_wait() {
+        // Wakes as soon as fio exits (SIGCHLD); looks at signals and the deadline every 50 ms.
+        let slice = deadline
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(50));
+        match handle.wait_timeout(slice) {
             Ok(Some(out)) => break Some(out.status),
             Ok(None) if Instant::now() >= deadline => break None,
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Ok(None) => {}
             Err(e) => {
                 return Err(Error::Fio {
                     message: format!("waiting for fio --client: {e}"),
