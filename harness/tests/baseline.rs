@@ -470,6 +470,8 @@ fn a_real_2x_slowdown_is_caught_by_the_baseline() {
         let record = run(matrix(None), &format!("base{k}"));
         let mut entry = run_entry(k, "here", "dddddddddddd");
         entry.matrix = "bltest".into();
+        entry.fingerprint.kernel = Some(record.provenance.kernel.clone());
+        entry.fingerprint.fio = Some(record.provenance.fio.clone());
         history
             .record(&entry, std::slice::from_ref(&record))
             .unwrap();
@@ -487,6 +489,7 @@ fn a_real_2x_slowdown_is_caught_by_the_baseline() {
     };
     let row = check.rows.iter().find(|r| r.metric == Metric::Bw).unwrap();
     // The cap, not noise, made it slower.
+    assert_eq!(check.changed, None, "recorded on this machine");
     assert!(row.measured / row.expected < 0.6, "{}", check.table());
     assert!(row.p_worse < 0.01, "{}", check.table());
 }
@@ -554,6 +557,78 @@ fn a_baseline_of_one_session_is_advisory_and_decides_nothing() {
         "{why}"
     );
     assert!(why.contains("2 sessions"), "{why}");
+}
+
+/// A baseline predicts the machine it was recorded on. A run on another kernel (or fio) is of
+/// another testbed under the same name: a 2× drop there is reported, with what changed and how
+/// to record the baseline again, and decides nothing; on the baseline's own kernel it fails.
+#[test]
+fn a_baseline_recorded_on_another_kernel_is_advisory_and_names_the_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let history = History::open(&Location::Sqlite(dir.path().join("h.sqlite"))).unwrap();
+    session(&history, "2026-01-01T10:00:00Z", 5, 1e9, 0.2);
+    session(&history, "2026-01-03T22:00:00Z", 5, 1e9, 0.2);
+    let store = Store::new(dir.path().join("snapshots"));
+    for b in baseline::build(&history, "lab1", &file, 10, None)
+        .unwrap()
+        .baselines
+    {
+        assert_eq!(b.source.kernel, ["6.1.0"], "{b:?}");
+        store.write(&b, true).unwrap();
+    }
+
+    let same = gvisor_against(&store, 1e8, 1e9);
+    assert_eq!(same.changed, None);
+    let bw = same.rows.iter().find(|r| r.label() == "bw ÷ host").unwrap();
+    assert!(bw.decisive() && bw.p_worse < 1e-3, "{}", same.table());
+    let rejected: Vec<bool> = same.rows.iter().map(|r| r.p_worse < 1e-3).collect();
+    assert!(
+        matches!(of_baseline(&same, &rejected), Decision::Fail(_)),
+        "{}",
+        same.table()
+    );
+
+    let mut record = cell("bl/gvisor/c1/read", Some(1e8), 3_000_000, 9_000_000);
+    let mut reference = cell("bl/host/c1/read", Some(1e9), 500_000, 2_000_000);
+    record.provenance.kernel = "6.2.0".into();
+    reference.provenance.kernel = "6.2.0".into();
+    let Outcome::Checked(moved) = store
+        .check("lab1", &record, Some(&reference), 0.05)
+        .unwrap()
+    else {
+        panic!("the baseline was written");
+    };
+    assert_eq!(
+        moved.changed.as_deref(),
+        Some("kernel 6.2.0 (baseline: 6.1.0)")
+    );
+    assert!(
+        moved.rows.iter().all(|r| !r.decisive()),
+        "{}",
+        moved.table()
+    );
+    let bw = moved
+        .rows
+        .iter()
+        .find(|r| r.label() == "bw ÷ host")
+        .unwrap();
+    assert!(
+        bw.p_worse < 1e-3,
+        "still measured and reported: {}",
+        moved.table()
+    );
+    let table = moved.table();
+    assert!(table.contains("(advisory)"), "{table}");
+    assert!(
+        table.contains("iogate baseline record --testbed lab1"),
+        "{table}"
+    );
+    let Decision::Ignore(why) = of_baseline(&moved, &vec![true; moved.rows.len()]) else {
+        panic!("a baseline of another kernel decides nothing");
+    };
+    assert!(why.contains("kernel 6.2.0 (baseline: 6.1.0)"), "{why}");
+    assert!(why.contains("worse: bw, bw ÷ host"), "{why}");
 }
 
 /// The stored baselines' sessions are kept when recording from a history that no longer has
@@ -700,6 +775,9 @@ fn a_failing_baseline_is_measured_again_and_fails_only_when_that_fails_too() {
         for (k, w) in wobble.iter().enumerate() {
             let mut entry = run_entry(k, &testbed, "ffffffffffff");
             entry.matrix = "confirm".into();
+            // Recorded on this machine: a baseline of another kernel or fio decides nothing.
+            entry.fingerprint.kernel = Some(env.kernel.clone());
+            entry.fingerprint.fio = Some(env.fio.clone());
             entry.run_id = format!("2026010{day}T0{k}0000Z-x");
             entry.started_at = format!("2026-01-0{day}T0{k}:00:00Z");
             let record = CellRecord {

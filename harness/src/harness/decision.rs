@@ -127,19 +127,26 @@ pub fn of_baseline(check: &BaselineCheck, rejected: &[bool]) -> Decision {
     } else if check.rows.iter().any(|r| r.decisive()) {
         Decision::Pass(text)
     } else {
-        // Every row advisory: a baseline of one session (latency rows never decide).
+        // Every row advisory: a baseline of one session, or of another kernel or fio (latency
+        // rows never decide).
         println!("{text}");
-        Decision::Ignore(format!(
-            "{}: baseline of one session on testbed `{}`, advisory only{}; record it again \
-             once the history spans {MIN_SESSIONS} sessions",
-            check.cell,
-            check.testbed,
-            if drifted.is_empty() {
-                String::new()
-            } else {
-                format!(" (worse: {})", drifted.join(", "))
-            }
-        ))
+        let worse = if drifted.is_empty() {
+            String::new()
+        } else {
+            format!(" (worse: {})", drifted.join(", "))
+        };
+        Decision::Ignore(match &check.changed {
+            Some(changed) => format!(
+                "{}: baseline on testbed `{}` recorded with another kernel or fio ({changed}), \
+                 advisory only{worse}; record it again from {MIN_SESSIONS} sessions on this one",
+                check.cell, check.testbed
+            ),
+            None => format!(
+                "{}: baseline of one session on testbed `{}`, advisory only{worse}; record it \
+                 again once the history spans {MIN_SESSIONS} sessions",
+                check.cell, check.testbed
+            ),
+        })
     }
 }
 

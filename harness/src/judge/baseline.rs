@@ -541,6 +541,10 @@ pub struct BaselineRow {
     pub p_worse: f64,
     /// Better than the baseline by more than the threshold, at one-sided 5 %.
     pub improved: bool,
+    /// Whether this run's kernel and fio are among those the baseline was recorded with. A run
+    /// on another kernel or fio is of another testbed under the same name: the baseline does not
+    /// predict it, and the row is advisory ([`BaselineCheck::changed`] says what changed).
+    pub comparable: bool,
 }
 
 impl BaselineRow {
@@ -551,7 +555,9 @@ impl BaselineRow {
     /// (docs/gates.md, "Baselines across sessions"). They are reported, and the nightly history
     /// check follows them.
     pub fn decisive(&self) -> bool {
-        self.sessions >= MIN_SESSIONS && matches!(self.metric, Metric::Bw | Metric::Iops)
+        self.comparable
+            && self.sessions >= MIN_SESSIONS
+            && matches!(self.metric, Metric::Bw | Metric::Iops)
     }
 
     /// `metric` or `metric ÷ reference`.
@@ -574,6 +580,9 @@ pub struct BaselineCheck {
     pub rows: Vec<BaselineRow>,
     /// What was not checked, and why.
     pub notes: Vec<String>,
+    /// This run's kernel or fio when the baseline was recorded with others (`kernel
+    /// 6.18.44-fc-v1300 (baseline: 6.18.44-fc-v1272)`): every row is then advisory.
+    pub changed: Option<String>,
 }
 
 impl BaselineCheck {
@@ -778,11 +787,13 @@ impl Store {
                 ),
             });
         };
+        let changed = fingerprint_change(&baseline.source, record);
         let mut check = BaselineCheck {
             cell: record.name.clone(),
             testbed: testbed.to_owned(),
             rows: Vec::new(),
             notes: Vec::new(),
+            changed: changed.clone(),
         };
         for (metric, stat) in &baseline.metrics {
             if let Some(x) = cell_value(*metric, record) {
@@ -809,8 +820,34 @@ impl Store {
                 )),
             }
         }
+        if let Some(changed) = changed {
+            for row in &mut check.rows {
+                row.comparable = false;
+            }
+            check.notes.push(format!(
+                "Every row is advisory: this run's kernel or fio is not what the baseline was \
+                 recorded with ({changed}). A baseline predicts the machine it was recorded on; \
+                 record it again from {MIN_SESSIONS} sessions on this one (`iogate baseline \
+                 record --testbed {testbed}`) before it can fail a run."
+            ));
+        }
         Ok(Outcome::Checked(check))
     }
+}
+
+/// What of this run's kernel and fio the baseline was not recorded with (`kernel X (baseline:
+/// Y)`), if anything; nothing for a baseline that did not record them.
+fn fingerprint_change(source: &Source, record: &CellRecord) -> Option<String> {
+    let mut changed = Vec::new();
+    for (what, seen, now) in [
+        ("kernel", &source.kernel, &record.provenance.kernel),
+        ("fio", &source.fio, &record.provenance.fio),
+    ] {
+        if !seen.is_empty() && !seen.contains(now) {
+            changed.push(format!("{what} {now} (baseline: {})", seen.join(", ")));
+        }
+    }
+    (!changed.is_empty()).then(|| changed.join("; "))
 }
 
 /// A testbed name is a directory name: 1 to 64 characters from `[A-Za-z0-9._-]`, not starting
@@ -899,5 +936,6 @@ fn row(metric: Metric, kind: Kind, measured: f64, stat: &Stat, threshold: f64) -
         sigma: gap.map_or(stat.sigma, |g| g.se),
         p_worse,
         improved,
+        comparable: true,
     }
 }
