@@ -497,19 +497,28 @@ fn a_real_2x_slowdown_is_caught_by_the_baseline() {
 /// `runs` runs of `bl` on `lab1` starting at `start` (RFC 3339), `apart` minutes apart: host
 /// read at `host` bytes/s × a little noise, gVisor read at `ratio` of the host.
 fn session(history: &History, start: &str, apart: i64, host: f64, ratio: f64) {
+    session_on(history, start, apart, host, ratio, "6.1.0");
+}
+
+/// [`session`] on a machine with `kernel`.
+fn session_on(history: &History, start: &str, apart: i64, host: f64, ratio: f64, kernel: &str) {
     let start: jiff::Timestamp = start.parse().unwrap();
     let noise = [1.0, 1.03, 0.98, 1.01, 0.97];
     for (k, wobble) in noise.iter().enumerate() {
         let at = start + jiff::SignedDuration::from_mins(apart * k as i64);
         let mut entry = run_entry(k, "lab1", "eeeeeeeeeeee");
+        entry.fingerprint.kernel = Some(kernel.into());
         entry.run_id = format!("{}-{k}", at.strftime("%Y%m%dT%H%M%SZ"));
         entry.started_at = at.to_string();
         let host_bw = host * wobble;
         let gvisor_bw = host_bw * ratio * noise[(k + 2) % noise.len()];
-        let cells = [
+        let mut cells = [
             cell("bl/host/c1/read", Some(host_bw), 500_000, 2_000_000),
             cell("bl/gvisor/c1/read", Some(gvisor_bw), 3_000_000, 9_000_000),
         ];
+        for c in &mut cells {
+            c.provenance.kernel = kernel.into();
+        }
         history.record(&entry, &cells).unwrap();
     }
 }
@@ -629,6 +638,42 @@ fn a_baseline_recorded_on_another_kernel_is_advisory_and_names_the_change() {
     };
     assert!(why.contains("kernel 6.2.0 (baseline: 6.1.0)"), "{why}");
     assert!(why.contains("worse: bw, bw ÷ host"), "{why}");
+}
+
+/// Recording on a new kernel starts the baselines afresh: the history's runs on the old kernel
+/// are left out, and so are the stored baselines' sessions of it (their level is another
+/// machine's, not drift); the new baselines name the new kernel only.
+#[test]
+fn recording_on_a_new_kernel_keeps_nothing_of_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = matrix(dir.path());
+    let store = Store::new(dir.path().join("snapshots"));
+    let history = History::open(&Location::Sqlite(dir.path().join("h.sqlite"))).unwrap();
+    session(&history, "2026-01-01T10:00:00Z", 5, 1e9, 0.2);
+    session(&history, "2026-01-02T10:00:00Z", 5, 1e9, 0.2);
+    for b in baseline::build(&history, "lab1", &file, 10, None)
+        .unwrap()
+        .baselines
+    {
+        assert_eq!(b.metrics[&Metric::Bw].sessions.len(), 2, "{b:?}");
+        store.write(&b, true).unwrap();
+    }
+    // The kernel moves: the host doubles, gVisor keeps a tenth of it.
+    session_on(&history, "2026-01-05T10:00:00Z", 5, 2e9, 0.1, "6.2.0");
+    for b in baseline::build(&history, "lab1", &file, 10, Some(&store))
+        .unwrap()
+        .baselines
+    {
+        assert_eq!(b.source.kernel, ["6.2.0"], "{b:?}");
+        assert_eq!(b.source.first.started_at, "2026-01-05T10:00:00Z");
+        let bw = &b.metrics[&Metric::Bw];
+        assert_eq!(bw.sessions.len(), 1, "{bw:?}");
+        assert_eq!(bw.n, 5);
+        store.write(&b, true).unwrap();
+    }
+    let gvisor = store.load("lab1", "bl/gvisor/c1/read").unwrap().unwrap();
+    let ratio = &gvisor.ratio_to.unwrap().metrics[&Metric::Bw];
+    assert!((ratio.mean - 0.1f64.ln()).abs() < 0.05, "{ratio:?}");
 }
 
 /// The stored baselines' sessions are kept when recording from a history that no longer has

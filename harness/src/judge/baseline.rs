@@ -311,9 +311,11 @@ pub fn reference_of(matrix: &Matrix, runtime: &str) -> Option<String> {
 
 /// The baselines of every cell of `file` on `testbed` from `history`: the last `last` runs of
 /// the matrix (by name) on the testbed in which the cell passed, at least [`MIN_RUNS`], cut into
-/// sessions ([`SESSION_GAP`]). The sessions of the baselines stored in `earlier` that ended before
-/// those runs are kept, up to [`MAX_SESSIONS`] in all: a testbed's baselines remember the drift
-/// between sessions even when each machine's history is thrown away (a fresh CI machine).
+/// sessions ([`SESSION_GAP`]), of the newest such run's kernel and fio only. The sessions of the
+/// baselines stored in `earlier` that ended before those runs are kept, up to [`MAX_SESSIONS`] in
+/// all, when those baselines were recorded with that kernel and fio: a testbed's baselines
+/// remember the drift between sessions even when each machine's history is thrown away (a fresh
+/// CI machine), never a kernel's or fio's they no longer run on.
 pub fn build(
     history: &History,
     testbed: &str,
@@ -342,7 +344,20 @@ pub fn build(
     };
     for cell in file.cells() {
         let has = |run: &RunEntry| cells.contains_key(&(run.run_id.clone(), cell.name.clone()));
-        let mut used: Vec<&RunEntry> = runs.iter().rev().filter(|r| has(r)).take(last).collect();
+        // Only runs on the newest run's kernel and fio: another kernel is another machine.
+        let newest = runs.iter().rev().find(|r| has(r));
+        let alike = |run: &RunEntry| {
+            newest.is_some_and(|n| {
+                n.fingerprint.kernel == run.fingerprint.kernel
+                    && n.fingerprint.fio == run.fingerprint.fio
+            })
+        };
+        let mut used: Vec<&RunEntry> = runs
+            .iter()
+            .rev()
+            .filter(|r| has(r) && alike(r))
+            .take(last)
+            .collect();
         used.reverse();
         if used.len() < MIN_RUNS {
             built.skipped.push((
@@ -358,7 +373,8 @@ pub fn build(
         let stored = match earlier {
             Some(store) => store.load(testbed, &cell.name)?,
             None => None,
-        };
+        }
+        .filter(|b| recorded_on(&b.source, used[0]));
         let before = &used[0].started_at;
         let mut metrics = BTreeMap::new();
         for metric in METRICS {
@@ -490,6 +506,15 @@ impl Source {
             fio: both(&self.fio, later.fio),
         }
     }
+}
+
+/// Whether a stored baseline was recorded with `run`'s kernel and fio (or did not record them):
+/// only then are its sessions kept, as sessions of the same machine.
+fn recorded_on(source: &Source, run: &RunEntry) -> bool {
+    let known = |seen: &[String], now: &Option<String>| {
+        seen.is_empty() || now.as_ref().is_none_or(|n| seen.contains(n))
+    };
+    known(&source.kernel, &run.fingerprint.kernel) && known(&source.fio, &run.fingerprint.fio)
 }
 
 fn source(runs: &[&RunEntry]) -> Source {
