@@ -179,9 +179,10 @@ enum HistoryCommand {
 /// `iogate baseline` subcommands.
 #[derive(Subcommand)]
 enum BaselineCommand {
-    /// Write each cell's baseline on a testbed from the history's last runs, as pending
-    /// snapshots for `cargo insta review` (or accepted at once with --accept). The sessions of
-    /// the stored baselines that ended before those runs are kept (delete the testbed's
+    /// Write each cell's baseline on a testbed from the history's last runs on the newest run's
+    /// kernel and fio, as pending snapshots for `cargo insta review` (or accepted at once with
+    /// --accept). The sessions of the stored baselines that ended before those runs are kept
+    /// when those baselines were recorded with that kernel and fio (delete the testbed's
     /// directory to start over).
     Record {
         /// The testbed (as runs record it: IOGATE_TESTBED, else the host name).
