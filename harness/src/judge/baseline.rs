@@ -511,10 +511,8 @@ impl Source {
 /// Whether a stored baseline was recorded with `run`'s kernel and fio (or did not record them):
 /// only then are its sessions kept, as sessions of the same machine.
 fn recorded_on(source: &Source, run: &RunEntry) -> bool {
-    let known = |seen: &[String], now: &Option<String>| {
-        seen.is_empty() || now.as_ref().is_none_or(|n| seen.contains(n))
-    };
-    known(&source.kernel, &run.fingerprint.kernel) && known(&source.fio, &run.fingerprint.fio)
+    let print = &run.fingerprint;
+    fingerprint_change(source, print.kernel.as_deref(), print.fio.as_deref()).is_none()
 }
 
 fn source(runs: &[&RunEntry]) -> Source {
@@ -812,7 +810,12 @@ impl Store {
                 ),
             });
         };
-        let changed = fingerprint_change(&baseline.source, record);
+        let provenance = &record.provenance;
+        let changed = fingerprint_change(
+            &baseline.source,
+            Some(&provenance.kernel),
+            Some(&provenance.fio),
+        );
         let mut check = BaselineCheck {
             cell: record.name.clone(),
             testbed: testbed.to_owned(),
@@ -860,18 +863,20 @@ impl Store {
     }
 }
 
-/// What of this run's kernel and fio the baseline was not recorded with (`kernel X (baseline:
-/// Y)`), if anything; nothing for a baseline that did not record them.
-fn fingerprint_change(source: &Source, record: &CellRecord) -> Option<String> {
-    let mut changed = Vec::new();
-    for (what, seen, now) in [
-        ("kernel", &source.kernel, &record.provenance.kernel),
-        ("fio", &source.fio, &record.provenance.fio),
-    ] {
-        if !seen.is_empty() && !seen.contains(now) {
-            changed.push(format!("{what} {now} (baseline: {})", seen.join(", ")));
-        }
-    }
+/// What of a run's kernel and fio the baseline was not recorded with (`kernel X (baseline: Y)`),
+/// if anything; nothing for a baseline that did not record them, or a run that did not.
+fn fingerprint_change(source: &Source, kernel: Option<&str>, fio: Option<&str>) -> Option<String> {
+    let changed: Vec<String> = [
+        ("kernel", &source.kernel, kernel),
+        ("fio", &source.fio, fio),
+    ]
+    .into_iter()
+    .filter_map(|(what, seen, now)| {
+        let now = now?;
+        (!seen.is_empty() && !seen.iter().any(|s| s == now))
+            .then(|| format!("{what} {now} (baseline: {})", seen.join(", ")))
+    })
+    .collect();
     (!changed.is_empty()).then(|| changed.join("; "))
 }
 
